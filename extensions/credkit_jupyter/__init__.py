@@ -1,0 +1,1 @@
+"""credkit's Jupyter extension: the learner's Credentials panel and its server routes."""

@@ -1,0 +1,1 @@
+"""The nbgrader side of credkit: manifests, release, sandboxed grading, awards, delivery."""
