@@ -6,7 +6,7 @@ import importlib
 import sys
 
 # Each section is a module in bench/ with a ``run()`` that prints its own table.
-SECTIONS = ["credentials"]
+SECTIONS = ["credentials", "issuance"]
 
 
 def main(argv: list[str]) -> None:
