@@ -7,7 +7,7 @@ STAMP := $(VENV)/.credkit-installed
 NODE_DIR := tests/interop
 NODE_STAMP := $(NODE_DIR)/node_modules/.credkit-installed
 
-.PHONY: demo test bench lab clean
+.PHONY: demo test bench lab clean system-packages
 
 # The virtualenv is rebuilt whenever the pins change.
 $(STAMP): pyproject.toml constraints.txt
@@ -24,7 +24,11 @@ $(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
 demo: $(STAMP)
 	$(BIN)/credkit demo --out demo
 
-test: $(STAMP) $(NODE_STAMP)
+# Debian packages the tests use (PostgreSQL for the ledger tests), installed only when missing.
+system-packages:
+	bash tools/system-packages.sh
+
+test: system-packages $(STAMP) $(NODE_STAMP)
 	$(BIN)/pytest
 
 bench: $(STAMP) $(NODE_STAMP)

@@ -109,7 +109,14 @@ class Ledger:
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
 
     def close(self) -> None:
+        """Close every pooled connection."""
         self._engine.dispose()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @contextmanager
     def _session(self) -> Iterator[Session]:

@@ -21,11 +21,11 @@ from tests.issue_driver import requests
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _issuer(tmp_path: Path, key: IssuerKey, **options: object) -> CredentialIssuer:
+def _issuer(tmp_path: Path, key: IssuerKey, ledger_url: str | None = None, **options: object) -> CredentialIssuer:
     return CredentialIssuer(
         key=key,
         profile=IssuerProfile(**SAMPLE_ISSUER_ARGS),  # type: ignore[arg-type]
-        ledger=Ledger(f"sqlite:///{tmp_path / 'ledger.db'}"),
+        ledger=Ledger(ledger_url or f"sqlite:///{tmp_path / 'ledger.db'}"),
         wallet_root=tmp_path / "wallets",
         status_dir=tmp_path / "status",
         status_base_url="https://credkit.example.edu/status",
@@ -62,6 +62,20 @@ def test_issue_deliver_and_rerun_issues_nothing_new(tmp_path: Path) -> None:
     again = issuer.issue(requests(7))
     assert again.issued == [] and again.already_issued == 7
     assert len(_wallet_files(tmp_path)) == 7 and len(issuer.ledger.credentials()) == 7
+
+
+def test_the_ledger_runs_on_postgresql(tmp_path: Path, postgres_url: str) -> None:
+    issuer = _issuer(tmp_path, IssuerKey.generate(), ledger_url=postgres_url)
+    assert issuer.ledger.url.startswith("postgresql") and issuer.ledger._engine.dialect.name == "postgresql"
+    assert len(issuer.issue(requests(5)).issued) == 5
+    assert issuer.issue(requests(6)).already_issued == 5
+    records = issuer.ledger.credentials(course="course-1")
+    assert len(records) == 6 and len({r.status_index for r in records}) == 6
+    issuer.change_state(records[0].id, "revoke", "test")
+    issuer.publish_status_lists()
+    states = [verify_credential(json.loads(r.document), status_lists=_status_lists(tmp_path)).status for r in records]
+    assert states == ["revoked"] + ["verified"] * 5
+    issuer.ledger.close()
 
 
 def test_revoke_is_seen_by_verify_and_is_final(tmp_path: Path) -> None:
