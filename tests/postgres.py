@@ -36,10 +36,11 @@ def postgres_server() -> Iterator[str]:
     port = _free_port()
     subprocess.run([*as_postgres, str(bindir / "initdb"), "-D", str(data / "db"), "-A", "trust", "-U", "postgres", "--no-sync"],
                    check=True, capture_output=True)
+    log = open(data / "server.log", "wb")  # a file, not a pipe: a chatty server must never block
     server = subprocess.Popen(
         [*as_postgres, str(bindir / "postgres"), "-D", str(data / "db"), "-p", str(port), "-k", str(data),
          "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL, stderr=log,
     )
     try:
         deadline = time.monotonic() + 60
@@ -52,10 +53,11 @@ def postgres_server() -> Iterator[str]:
                 break
             except psycopg.OperationalError:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"PostgreSQL did not start: {server.stderr.read().decode() if server.stderr else ''}") from None
+                    raise RuntimeError(f"PostgreSQL did not start: {(data / 'server.log').read_text()[-2000:]}") from None
                 time.sleep(0.2)
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/credkit"
     finally:
         server.terminate()
         server.wait(timeout=30)
+        log.close()
         shutil.rmtree(data, ignore_errors=True)
