@@ -21,6 +21,9 @@ LAZY_COMMANDS: dict[str, str] = {
     "sign": "kit.commands:sign",
     "verify": "kit.commands:verify",
     "demo": "kit.commands:demo",
+    "revoke": "grading.commands_status:revoke",
+    "suspend": "grading.commands_status:suspend",
+    "unsuspend": "grading.commands_status:unsuspend",
 }
 
 

@@ -31,7 +31,7 @@ from kit.ledger import IssuedRecord, Ledger
 from kit.proofs import RDFC, sign
 from kit.status import MIN_ENTRIES, PURPOSES, StatusList, status_entry, status_list_credential
 
-__all__ = ["AwardRequest", "Issued", "IssueResult", "CredentialIssuer", "wallet_file", "IssuanceError"]
+__all__ = ["AwardRequest", "Issued", "IssueResult", "CredentialIssuer", "StatusPublisher", "wallet_file", "IssuanceError"]
 
 _SAFE_LEARNER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,199}$")
 
@@ -105,6 +105,9 @@ class CredentialIssuer:
         self.status_purpose, self.cryptosuite, self.batch_size = status_purpose, cryptosuite, batch_size
         self._list_url: str | None = None
         self._taken: set[int] = set()
+        self.status = StatusPublisher(
+            key=key, ledger=ledger, status_dir=self.status_dir, wallet_root=self.wallet_root, cryptosuite=cryptosuite
+        )
 
     # --- issuing ------------------------------------------------------------------------------
 
@@ -183,6 +186,24 @@ class CredentialIssuer:
     # --- status -------------------------------------------------------------------------------
 
     def publish_status_lists(self, *, now: datetime | None = None) -> list[Path]:
+        return self.status.publish(now=now)
+
+    def change_state(self, credential_id: str, action: str, reason: str) -> IssuedRecord:
+        return self.status.change_state(credential_id, action, reason)
+
+
+class StatusPublisher:
+    """Revocation and suspension: the ledger's states, published as signed status lists."""
+
+    def __init__(
+        self, *, key: IssuerKey, ledger: Ledger, status_dir: Path, wallet_root: Path | None = None, cryptosuite: str = RDFC
+    ) -> None:
+        self.key, self.ledger, self.status_dir, self.cryptosuite = key, ledger, Path(status_dir), cryptosuite
+        # Local wallets get a copy of every list under <wallet>/status/, so a learner's server and
+        # an employer handed the wallet can check revocation offline.
+        self.wallet_root = Path(wallet_root) if wallet_root is not None else None
+
+    def publish(self, *, now: datetime | None = None) -> list[Path]:
         """Sign every status list from the ledger's states and write it to the status folder."""
         now = now or datetime.now(timezone.utc)
         self.status_dir.mkdir(parents=True, exist_ok=True)
@@ -192,9 +213,14 @@ class CredentialIssuer:
             for index in self.ledger.flagged_indexes(url):
                 bits.set(index, True)
             document = sign(status_list_credential(url, purpose, bits, self.key.did, now), self.key, cryptosuite=self.cryptosuite)
-            path = self.status_dir / f"{url.rsplit('/', 1)[1]}.json"
-            write_atomic(path, json.dumps(document, indent=2) + "\n")
-            written.append(path)
+            name, text = f"{url.rsplit('/', 1)[1]}.json", json.dumps(document, indent=2) + "\n"
+            write_atomic(self.status_dir / name, text)
+            written.append(self.status_dir / name)
+            if self.wallet_root is not None:
+                for learner in self.ledger.learners_on_list(url):
+                    folder = wallet_file(self.wallet_root, learner, "x").parent / "status"
+                    folder.mkdir(parents=True, exist_ok=True)
+                    write_atomic(folder / name, text)
         return written
 
     def change_state(self, credential_id: str, action: str, reason: str) -> IssuedRecord:
@@ -212,7 +238,7 @@ class CredentialIssuer:
         if action == "revoke" and entry.get("statusPurpose") != "revocation":
             raise IssuanceError(f"credential {credential_id} sits on a suspension list; suspend it instead")
         record = self.ledger.change_state(credential_id, action, reason)
-        self.publish_status_lists()
+        self.publish()
         return record
 
 

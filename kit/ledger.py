@@ -11,9 +11,10 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, create_engine, event, select
+from sqlalchemy import DateTime, make_url, ForeignKey, Integer, String, Text, UniqueConstraint, create_engine, event, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
@@ -100,11 +101,14 @@ class Ledger:
     def __init__(self, url: str) -> None:
         self.url = url
         try:
+            parsed = make_url(url)
+            if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             self._engine = create_engine(url, future=True)
             if self._engine.dialect.name == "sqlite":
                 event.listen(self._engine, "connect", _sqlite_pragmas)
             _Base.metadata.create_all(self._engine)
-        except (SQLAlchemyError, ImportError) as exc:
+        except (SQLAlchemyError, ImportError, OSError, ValueError) as exc:
             raise LedgerError(f"ledger {_redact(url)}: cannot open ({exc.__class__.__name__}: {str(exc).splitlines()[0]})") from None
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
 
@@ -155,6 +159,11 @@ class Ledger:
                 _CredentialRow.status_list == list_url, _CredentialRow.state != "active"
             )
             return list(session.scalars(query))
+
+    def learners_on_list(self, list_url: str) -> list[str]:
+        with self._session() as session:
+            query = select(_CredentialRow.learner).where(_CredentialRow.status_list == list_url).distinct()
+            return sorted(session.scalars(query))
 
     # --- credentials --------------------------------------------------------------------------
 

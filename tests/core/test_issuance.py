@@ -15,7 +15,7 @@ from kit.issuance import CredentialIssuer, IssuanceError, wallet_file
 from kit.keys import IssuerKey, save_key
 from kit.ledger import Ledger
 from kit.verify import verify_credential
-from tests.helpers import SAMPLE_ISSUER_ARGS, run_credkit
+from tests.helpers import SAMPLE_ISSUER_ARGS, assert_one_line_error, run_credkit
 from tests.issue_driver import requests
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,6 +62,9 @@ def test_issue_deliver_and_rerun_issues_nothing_new(tmp_path: Path) -> None:
     again = issuer.issue(requests(7))
     assert again.issued == [] and again.already_issued == 7
     assert len(_wallet_files(tmp_path)) == 7 and len(issuer.ledger.credentials()) == 7
+    # each wallet holds the status lists its credentials sit on, for offline checks
+    for path in files:
+        assert {p.name for p in (path.parent / "status").iterdir()} == {p.name for p in (tmp_path / "status").iterdir()}
 
 
 def test_the_ledger_runs_on_postgresql(tmp_path: Path, postgres_url: str) -> None:
@@ -138,3 +141,40 @@ def test_a_killed_run_then_a_rerun_leaves_no_duplicate_and_none_missing(fault: s
     for path in files:
         assert path.read_text() == by_id[path.stem].document
         assert verify_credential(json.loads(path.read_text()), status_lists=lists).verified
+
+
+def test_revoke_command_on_a_course(tmp_path: Path) -> None:
+    course, keys = tmp_path / "course", tmp_path / "instructor"
+    course.mkdir()
+    keys.mkdir()
+    key = IssuerKey.generate()
+    save_key(key, keys / "issuer.json")
+    (course / "nbgrader_config.py").write_text(
+        "c = get_config()\n"
+        "c.CourseDirectory.course_id = 'ds101'\n"
+        f"c.Credkit.key_file = {str(keys / 'issuer.json')!r}\n"
+        "c.Credkit.status_base_url = 'https://credkit.example.edu/ds101/status'\n"
+    )
+    from grading.config import load_course_config
+
+    settings = load_course_config(course)
+    issuer = CredentialIssuer(
+        key=key, profile=IssuerProfile(**SAMPLE_ISSUER_ARGS), ledger=Ledger(settings.ledger_url),  # type: ignore[arg-type]
+        wallet_root=settings.wallet_root, status_dir=settings.status_dir, status_base_url=settings.status_base_url("unused"),
+    )
+    issuer.issue(requests(2))
+    issuer.publish_status_lists()
+    target = issuer.ledger.credentials()[0]
+    issuer.ledger.close()
+
+    result = run_credkit("revoke", target.id.removeprefix("urn:uuid:"), "--reason", "identity fraud", "--course", str(course))
+    assert result.returncode == 0, result.stderr
+    assert "now revoked" in result.stdout
+    wallet = wallet_file(settings.wallet_root, target.learner, target.id).parent
+    status_file = next((wallet / "status").glob("*.json"))
+    list_url = json.loads(status_file.read_text())["id"]
+    assert list_url.startswith("https://credkit.example.edu/ds101/status/")
+    check = run_credkit("verify", "--status-list", f"{list_url}={status_file}", str(wallet_file(settings.wallet_root, target.learner, target.id)))
+    assert check.returncode == 1 and "revoked" in check.stdout
+    again = run_credkit("revoke", target.id, "--reason", "twice", "--course", str(course))
+    assert_one_line_error(again, "revocation is final")
