@@ -21,6 +21,9 @@ LAZY_COMMANDS: dict[str, str] = {
     "sign": "kit.commands:sign",
     "verify": "kit.commands:verify",
     "demo": "kit.commands:demo",
+    "validate": "grading.commands:validate",
+    "release": "grading.commands:release",
+    "new": "grading.commands:new",
 }
 
 
