@@ -171,7 +171,11 @@ def _foolable(path: Path, cell: GradedCell) -> Iterator[str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Assign) and _safe(node.value, checked, safe_names):
             safe_names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        if isinstance(node, ast.For) and _safe(node.iter, checked, safe_names):
+            safe_names.update(n.id for n in ast.walk(node.target) if isinstance(n, ast.Name))
     for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):  # modules the test cell imports itself
+            checked.update((a.asname or a.name).split(".")[0] for a in node.names)
         if isinstance(node, ast.Compare) and isinstance(node.left, ast.Call) and _call_name(node.left) == "type":
             if node.left.args and isinstance(node.left.args[0], ast.Name) and all(isinstance(o, ast.Is) for o in node.ops):
                 checked.add(node.left.args[0].id)
@@ -197,6 +201,12 @@ def _safe(node: ast.AST, checked: set[str], safe_names: set[str]) -> bool:
         return True
     if isinstance(node, ast.Name):
         return node.id in checked or node.id in safe_names
+    if isinstance(node, (ast.Subscript, ast.Attribute)):
+        # an item or attribute of an object whose exact type the cell asserted
+        base = node.value
+        while isinstance(base, (ast.Subscript, ast.Attribute)):
+            base = base.value
+        return isinstance(base, ast.Name) and base.id in checked
     if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
         return all(_safe(e, checked, safe_names) for e in node.elts)
     if isinstance(node, ast.Dict):
