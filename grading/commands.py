@@ -15,13 +15,13 @@ __all__ = ["validate", "release", "new"]
 
 
 @click.command()
-@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--strict", is_flag=True, help="Treat warnings (e.g. foolable tests) as errors.")
-def validate(path: Path, strict: bool) -> None:
-    """Check an assessment, a track, or a folder of tracks: manifest schema, notebooks, credential rules."""
+def validate(paths: tuple[Path, ...], strict: bool) -> None:
+    """Check assessments, tracks, or folders of tracks: manifest schema, notebooks, credential rules."""
     from .validate import validate_path
 
-    reports = validate_path(path)
+    reports = [r for path in paths for r in validate_path(path)]
     problems = [p for r in reports for p in r.problems]
     warnings = [w for r in reports for w in r.warnings]
     for w in warnings:
