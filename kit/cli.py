@@ -24,6 +24,9 @@ LAZY_COMMANDS: dict[str, str] = {
     "revoke": "grading.commands_status:revoke",
     "suspend": "grading.commands_status:suspend",
     "unsuspend": "grading.commands_status:unsuspend",
+    "validate": "grading.commands:validate",
+    "release": "grading.commands:release",
+    "new": "grading.commands:new",
 }
 
 
