@@ -21,6 +21,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "sign": "kit.commands:sign",
     "verify": "kit.commands:verify",
     "demo": "kit.commands:demo",
+    "grade": "grading.commands_grade:grade",
 }
 
 

@@ -14,6 +14,8 @@ __all__ = [
     "VerificationError",
     "CanonicalizationError",
     "ManifestError",
+    "GradingError",
+    "SandboxError",
 ]
 
 
@@ -51,3 +53,11 @@ class VerificationError(CredkitError):
 
 class ManifestError(CredkitError):
     """An assessment manifest or notebook is wrong; the message names the file and the key."""
+
+
+class GradingError(CredkitError):
+    """A batch cannot be graded as asked (no course, no such assessment, unusable gradebook)."""
+
+
+class SandboxError(GradingError):
+    """The sandbox for learner code cannot be set up here, or a sandboxed execution broke its limits."""
