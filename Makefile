@@ -7,7 +7,18 @@ STAMP := $(VENV)/.credkit-installed
 NODE_DIR := tests/interop
 NODE_STAMP := $(NODE_DIR)/node_modules/.credkit-installed
 
-.PHONY: demo test bench lab clean
+.PHONY: demo test bench lab clean sandbox-tools
+
+# The grading sandbox's system tools (bubblewrap; setpriv and prlimit from util-linux).
+# apt-get runs only when one is missing.
+SANDBOX_TOOLS := bwrap setpriv prlimit
+sandbox-tools:
+	@missing=""; for t in $(SANDBOX_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing the grading sandbox's tools (missing:$$missing)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq bubblewrap util-linux; \
+	fi
 
 # The virtualenv is rebuilt whenever the pins change.
 $(STAMP): pyproject.toml constraints.txt
@@ -24,10 +35,10 @@ $(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
 demo: $(STAMP)
 	$(BIN)/credkit demo --out demo
 
-test: $(STAMP) $(NODE_STAMP)
+test: $(STAMP) $(NODE_STAMP) sandbox-tools
 	$(BIN)/pytest
 
-bench: $(STAMP) $(NODE_STAMP)
+bench: $(STAMP) sandbox-tools
 	$(BIN)/python -m bench
 
 clean:

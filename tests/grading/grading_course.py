@@ -137,7 +137,7 @@ def run_nbgrader(course: Path, *args: str, check: bool = True) -> subprocess.Com
 
 def run_credkit(course: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(VENV_BIN / "credkit"), "grade", ASSIGNMENT, "--course-dir", str(course), *args],
-                          cwd=course, env=env or grader_env(course), capture_output=True, text=True,
+                          cwd=course.parent, env=env or grader_env(course), capture_output=True, text=True,
                           timeout=timeout)
 
 
