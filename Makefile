@@ -38,7 +38,7 @@ demo: $(STAMP)
 test: $(STAMP) $(NODE_STAMP) sandbox-tools
 	$(BIN)/pytest
 
-bench: $(STAMP) sandbox-tools
+bench: $(STAMP) $(NODE_STAMP) sandbox-tools
 	$(BIN)/python -m bench
 
 clean:
