@@ -182,13 +182,16 @@ def total_scores(course: Path, student: str) -> float:
         return float(gb.find_submission(ASSIGNMENT, student).score)
 
 
-def all_text(course: Path, *extra: str) -> str:
-    """Everything a canary could leak into: autograded notebooks, feedback, logs, plus ``extra``."""
+def all_text(course: Path, *extra: str, except_learner: str | None = None) -> str:
+    """Everything a canary could leak into: autograded notebooks, feedback, logs, plus ``extra``
+    (leaving out ``except_learner``'s own files, which rightly hold that learner's work)."""
     parts = list(extra)
     for sub in ("autograded", "feedback"):
         base = course / sub
         if base.exists():
             for path in base.rglob("*"):
+                if except_learner and path.relative_to(base).parts[0] == except_learner:
+                    continue
                 if path.is_file():
                     parts.append(path.read_text(errors="replace"))
     for log in course.glob("*.log"):
