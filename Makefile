@@ -24,14 +24,15 @@ $(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
 demo: $(STAMP)
 	$(BIN)/credkit demo --out demo
 
-# Debian packages the tests use (PostgreSQL for the ledger tests), installed only when missing.
+# Debian packages the tests use (the grading sandbox's bubblewrap, setpriv and prlimit; PostgreSQL
+# for the ledger tests), installed only when missing.
 system-packages:
 	bash tools/system-packages.sh
 
 test: system-packages $(STAMP) $(NODE_STAMP)
 	$(BIN)/pytest
 
-bench: $(STAMP) $(NODE_STAMP)
+bench: system-packages $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m bench
 
 clean:

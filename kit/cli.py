@@ -27,6 +27,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "validate": "grading.commands:validate",
     "release": "grading.commands:release",
     "new": "grading.commands:new",
+    "grade": "grading.commands_grade:grade",
 }
 
 

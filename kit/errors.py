@@ -15,6 +15,8 @@ __all__ = [
     "CanonicalizationError",
     "ManifestError",
     "AssessmentInvalid",
+    "GradingError",
+    "SandboxError",
 ]
 
 
@@ -61,3 +63,11 @@ class AssessmentInvalid(ManifestError):
         self.problems = list(problems)
         more = f" (and {len(self.problems) - 1} more problem(s); run credkit validate)" if len(self.problems) > 1 else ""
         super().__init__((self.problems[0] if self.problems else "invalid assessment") + more)
+
+
+class GradingError(CredkitError):
+    """A batch cannot be graded as asked (no course, no such assessment, unusable gradebook)."""
+
+
+class SandboxError(GradingError):
+    """The sandbox for learner code cannot be set up here, or a sandboxed execution broke its limits."""

@@ -9,6 +9,9 @@ while read -r probe package; do
   compgen -G "$probe" >/dev/null || need+=("$package")
 done <<'LIST'
 /usr/lib/postgresql/*/bin/initdb postgresql
+/usr/bin/bwrap bubblewrap
+/usr/bin/setpriv util-linux
+/usr/bin/prlimit util-linux
 LIST
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
