@@ -28,6 +28,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "release": "grading.commands:release",
     "new": "grading.commands:new",
     "grade": "grading.commands_grade:grade",
+    "issue": "grading.commands_issue:issue",
 }
 
 
