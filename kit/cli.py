@@ -29,6 +29,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "new": "grading.commands:new",
     "grade": "grading.commands_grade:grade",
     "issue": "grading.commands_issue:issue",
+    "report": "grading.commands_report:report",
 }
 
 

@@ -5,6 +5,7 @@ Real nbgrader, real kernels in the sandbox, the foundations corpus and its hand-
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 import subprocess
@@ -104,6 +105,16 @@ def test_sandboxed_grades_become_the_oracles_credentials(tmp_path: Path) -> None
     again = json.loads(run_credkit("issue", "--course", str(course), "--json").stdout)
     assert again["issued"] == [] and again["already_issued"] == len(files)
     assert sorted(settings.wallet_root.glob("*/*.json")) == files
+
+    report = run_credkit("report", "--course", str(course), "--out", str(tmp_path / "report"))
+    assert report.returncode == 0, report.stderr
+    rows = list(csv.DictReader((tmp_path / "report" / "skills.csv").read_text().splitlines()))
+    assert len(rows) == len(LEARNERS) * 3
+    passed = {(r["learner"], r["skill"]): r["passed"] for r in rows}
+    assert passed[("ben", "control-flow")] == "no" and passed[("ben", "collections")] == "yes"
+    assert passed[("ada", "data-files")] == "yes" and passed[("eve", "data-files")] == "no"
+    for chart in ("skill-pass-rates.png", "score-distributions.png", "credentials-issued.png"):
+        assert (tmp_path / "report" / chart).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_grades_from_stock_nbgrader_are_refused_unless_unsafe(tmp_path: Path) -> None:
