@@ -142,3 +142,52 @@ def test_a_regrade_below_threshold_is_reported_not_revoked(tmp_path: Path) -> No
     assert "ada no longer meets Python Lists, Dictionaries and Comprehensions" in rerun.stderr
     assert "issued 0 credential(s)" in rerun.stdout
     assert len(_held(course)["ada"]) == 3  # nothing revoked without the instructor asking
+
+
+def _text_of_html(path: Path) -> str:
+    import html
+    import re
+
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", "", path.read_text())).split())
+
+
+def _hidden_lines() -> list[str]:
+    import nbformat
+
+    from grading.feedback import _HIDDEN
+
+    source = nbformat.read(FOUNDATIONS / "foundations.ipynb", as_version=4)
+    lines, elsewhere = [], set()
+    for cell in source.cells:
+        for region in _HIDDEN.findall(cell.source):
+            lines += [" ".join(l.split()) for l in region.splitlines()[1:-1] if len(l.strip()) > 12]
+        elsewhere.update(" ".join(l.split()) for l in _HIDDEN.sub("", cell.source).splitlines())
+    # Only lines that exist nowhere but in hidden tests prove a leak.
+    unique = [line for line in lines if line not in elsewhere]
+    assert len(unique) >= 5, "the shipped assessment has hidden tests"
+    return unique
+
+
+def test_feedback_has_a_skill_section_and_no_hidden_tests(tmp_path: Path) -> None:
+    learners = {"ada": LEARNERS["ada"], "ben": LEARNERS["ben"]}
+    course, _ = _course(tmp_path, learners)
+    _grade(course)
+    stock = subprocess.run(
+        [str(BIN / "nbgrader"), "generate_feedback", "foundations", "--force",
+         "--GenerateFeedback.preprocessors=['nbgrader.preprocessors.GetGrades','nbconvert.preprocessors.CSSHTMLHeaderPreprocessor']"],
+        cwd=course, env=env(), capture_output=True, text=True, timeout=300)
+    assert stock.returncode == 0, stock.stderr
+    hidden = _hidden_lines()
+    stock_text = _text_of_html(course / "feedback" / "ben" / "foundations" / "foundations.html")
+    assert any(line in stock_text for line in hidden), "stock nbgrader shows hidden tests in feedback"
+
+    ours = subprocess.run([str(BIN / "nbgrader"), "generate_feedback", "foundations", "--force"],
+                          cwd=course, env=env(), capture_output=True, text=True, timeout=300)
+    assert ours.returncode == 0, ours.stderr
+    for learner in learners:
+        text = _text_of_html(course / "feedback" / learner / "foundations" / "foundations.html")
+        assert not [line for line in hidden if line in text], learner
+        assert "Skills and credentials" in text
+    ben = _text_of_html(course / "feedback" / "ben" / "foundations" / "foundations.html")
+    assert "Python Control Flow and Functions: not yet — Control flow and functions in Python: 0%, 75% needed." in ben
+    assert "Python Lists, Dictionaries and Comprehensions: earned" in ben
