@@ -100,7 +100,7 @@ class DaskEngine:
                 )
                 self._client = Client(self._cluster)
             elif cluster.startswith("tcp://") or cluster.startswith("tls://"):
-                self._client = Client(cluster, timeout=10)
+                self._client = Client(cluster, timeout=5)
             else:
                 raise GradingError(f"--cluster {cluster}: expected local:N or tcp://host:port")
         except GradingError:
