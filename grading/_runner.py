@@ -63,6 +63,43 @@ def _read_all(fd: int) -> bytes:
 
 
 STANDBY_KERNEL = "python3"
+# In the sandbox the harness is mounted beside the runner as harness.py; unsandboxed it is _harness.py.
+HARNESS = next(p for p in (os.path.join(os.path.dirname(os.path.abspath(__file__)), name)
+                           for name in ("harness.py", "_harness.py")) if os.path.exists(p))
+
+
+def _is_test_cell(cell) -> bool:  # type: ignore[no-untyped-def]
+    md = cell.get("metadata", {}).get("nbgrader", {})
+    return cell.get("cell_type") == "code" and bool(md.get("grade")) and not md.get("solution")
+
+
+def _strict_asserts(source: str, eq_name: str) -> str:
+    """``assert a == b`` → ``assert <strict equality>(a, b)`` in a test cell's code.
+
+    Cells that are not plain Python (magics, shell escapes) are left as they are.
+    """
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return source
+
+    class Rewrite(ast.NodeTransformer):
+        changed = False
+
+        def visit_Assert(self, node: ast.Assert) -> ast.Assert:
+            test = node.test
+            if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq):
+                node.test = ast.copy_location(ast.Call(
+                    func=ast.Name(id=eq_name, ctx=ast.Load()),
+                    args=[test.left, test.comparators[0]], keywords=[]), test)
+                self.changed = True
+            return node
+
+    rewrite = Rewrite()
+    tree = rewrite.visit(tree)
+    return ast.unparse(ast.fix_missing_locations(tree)) + "\n" if rewrite.changed else source
 
 
 def _client(extra_arguments: list[str]):  # type: ignore[no-untyped-def]
@@ -85,12 +122,74 @@ def _client(extra_arguments: list[str]):  # type: ignore[no-untyped-def]
                     "ERROR: An error occurred while showtraceback was disabled"]
                 cell.outputs.append(err)
 
+    import secrets
+
+    token = secrets.token_hex(8)
+    with open(HARNESS) as fh:
+        harness_source = fh.read()
+    install_expr = (
+        "(lambda g: (__import__('builtins').exec(" + repr(harness_source) + ", g), "
+        f"g['_install']({token!r}))[1])"
+        "({'get_ipython': get_ipython, '__name__': '__credkit_harness__'})"
+    )
+    check_expr = f"__credkit_check_{token}__()"
+    eq_name = f"__credkit_eq_{token}__"
+
     class CappedClient(NotebookClient):  # type: ignore[misc]
-        """Drops outputs once the notebook's output budget is spent, while it runs."""
+        """Drops outputs once the notebook's output budget is spent, while it runs; runs the
+        trusted harness before the first cell and its integrity check before every test cell."""
 
         output_limit = 0
         _spent = 0
         _told = False
+        _installed = False
+        _violations: list[str] = []
+
+        async def _user_expression(self, expr: str) -> str | None:
+            from nbclient.util import ensure_async
+
+            msg_id = await ensure_async(self.kc.execute(
+                "", silent=True, store_history=False, user_expressions={"v": expr}))
+            reply = await self.async_wait_for_reply(msg_id)
+            value = (reply or {}).get("content", {}).get("user_expressions", {}).get("v", {})
+            if value.get("status") != "ok":
+                return None
+            import ast
+
+            try:
+                result = ast.literal_eval(value.get("data", {}).get("text/plain", ""))
+            except (ValueError, SyntaxError):
+                return None
+            return result if isinstance(result, str) else None
+
+        async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):  # type: ignore[no-untyped-def]
+            if cell.cell_type != "code" or not cell.source.strip():
+                return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+            if not self._installed:
+                self._installed = True
+                self._violations = []
+                if await self._user_expression(install_expr) != "installed":
+                    self._violations.append("the grading harness could not be installed")
+            if not _is_test_cell(cell):
+                return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+            problems = await self._user_expression(check_expr)
+            if problems is None:
+                self._violations.append("the grading harness was tampered with")
+            elif problems:
+                self._violations.append(problems)
+            original = cell.source
+            cell.source = _strict_asserts(original, eq_name)
+            try:
+                result = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+            finally:
+                cell.source = original
+            if self._violations:
+                err = NotebookNode(output_type="error")
+                err.ename = "KernelIntegrityError"
+                err.evalue = "; ".join(dict.fromkeys(self._violations))[:2000]
+                err.traceback = [f"KernelIntegrityError: the kernel was tampered with before this test ran: {err.evalue}"]
+                cell.outputs.append(err)
+            return result
 
         def output(self, outs, msg, display_id, cell_index):  # type: ignore[no-untyped-def]
             self._spent += len(json.dumps(msg.get("content", {})))

@@ -38,6 +38,7 @@ __all__ = ["Limits", "Sandbox", "WarmPool", "ExecutionFailed", "Launched", "SLOT
 
 SLOT_USER_PREFIX = "credkit-slot"
 RUNNER = Path(__file__).with_name("_runner.py")
+HARNESS = Path(__file__).with_name("_harness.py")
 LOCK_DIR = Path("/run/credkit")
 WORKDIR = "/home/learner"
 
@@ -230,6 +231,7 @@ class Sandbox:
         args += [
             "--perms", "0755", "--dir", "/opt/credkit",
             "--ro-bind", str(RUNNER), "/opt/credkit/runner.py",
+            "--ro-bind", str(HARNESS), "/opt/credkit/harness.py",
             "--size", str(limits.disk_bytes), "--perms", "1777", "--tmpfs", "/tmp",
             "--size", str(limits.disk_bytes), "--perms", "0777", "--tmpfs", WORKDIR,
             "--chdir", WORKDIR,
