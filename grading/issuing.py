@@ -156,3 +156,39 @@ def _issuer(settings: CourseSettings, key: IssuerKey, ledger: Ledger, profile: o
         ledger=ledger, wallet_root=settings.wallet_root, status_dir=settings.status_dir,
         status_base_url=base, status_purpose=settings.credkit.status_purpose, cryptosuite=settings.credkit.cryptosuite,
     )
+
+
+def after_grading(course_root: str, assignment: str, result: object, *, issue: bool) -> dict[str, object]:
+    """What ``credkit grade`` adds to its summary: per-skill pass rates, then issuing.
+
+    Issuing happens right after scoring when the assessment was released with credkit and the
+    course's issuer key can be opened without a prompt; otherwise the summary says why not.
+    """
+    from kit.keys import key_file_is_encrypted, load_key
+
+    from .report import skill_rates
+
+    settings = load_course_config(course_root)
+    if assignment not in released_ids(settings.course_root):
+        return {}
+    graded = sorted({s.student for s in getattr(result, "submissions", []) if getattr(s, "status", "") == "graded"})
+    out: dict[str, object] = {
+        "skills": skill_rates(settings.course_root, assignment, graded),
+        "report_hint": f"report: credkit report --course {settings.course_root} --out credkit-report",
+    }
+    if not issue:
+        return out
+    import os
+
+    passphrase = os.environ.get("CREDKIT_KEY_PASSPHRASE")
+    if not settings.key_file.exists():
+        out["issue_skipped"] = f"no issuer key at {settings.key_file} (credkit keys new --encrypt --out {settings.key_file})"
+        return out
+    if key_file_is_encrypted(settings.key_file) and not passphrase:
+        out["issue_skipped"] = "the issuer key is encrypted; set CREDKIT_KEY_PASSPHRASE or run credkit issue"
+        return out
+    key = load_key(settings.key_file, passphrase=passphrase.encode() if passphrase else None)
+    report = issue_course(settings.course_root, key, assignments=[assignment], learners=graded or None)
+    out["issued"] = len(report.issued)
+    out["held_back"] = len(report.held_back)
+    return out
