@@ -61,7 +61,7 @@ def test_scaffold_refuses_a_folder_in_use(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def mutant_runs() -> dict[str, dict]:
-    """Each assessment's reference solution and mutants, run in one process per assessment (in parallel)."""
+    """Each assessment's reference solution and mutants, in one kernel per assessment (assessments in parallel)."""
     runner = Path(__file__).with_name("run_mutants.py")
     procs = {name: subprocess.Popen([sys.executable, str(runner), str(TRACK / name)], text=True,
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE) for name in ASSESSMENTS}
