@@ -189,7 +189,7 @@ class SkillScore:
     pending: bool = False
 
 
-def _dec(value: float | int | Decimal) -> Decimal:
+def _dec(value: float | Decimal) -> Decimal:
     # str() of a float is its shortest round-trip repr: 0.1 -> Decimal("0.1"), never 0.1000000000000000055
     return value if isinstance(value, Decimal) else Decimal(str(value))
 

@@ -53,7 +53,7 @@ def test_each_authoring_error_has_its_own_clear_message(case: str) -> None:
 
 def test_cli_reports_authoring_errors_as_lines_without_traceback() -> None:
     cases = sorted(AUTHORING_ERRORS)
-    run = subprocess.run([CREDKIT, "validate", *(str(FIXTURES / c) for c in cases)], capture_output=True, text=True)
+    run = subprocess.run([CREDKIT, "validate", *(str(FIXTURES / c) for c in cases)], capture_output=True, text=True, check=False)
     assert run.returncode == 1
     assert "Traceback" not in run.stderr and run.stdout == ""
     errors = [ln for ln in run.stderr.splitlines() if ln.startswith("credkit: error: ")]
@@ -65,7 +65,7 @@ def test_cli_reports_authoring_errors_as_lines_without_traceback() -> None:
 
 def test_release_of_an_invalid_assessment_is_one_line(tmp_path: Path) -> None:
     run = subprocess.run([CREDKIT, "release", str(FIXTURES / "unknown-grade-id"), "--course", str(tmp_path / "c")],
-                         capture_output=True, text=True)
+                         capture_output=True, text=True, check=False)
     assert run.returncode == 1 and "Traceback" not in run.stderr
     assert run.stderr.count("\n") == 1 and run.stderr.startswith("credkit: error: ")
     assert "unknown grade_id 'test_mean_hiden'" in run.stderr
@@ -73,7 +73,7 @@ def test_release_of_an_invalid_assessment_is_one_line(tmp_path: Path) -> None:
 
 
 def test_validate_of_a_missing_folder_is_one_line(tmp_path: Path) -> None:
-    run = subprocess.run([CREDKIT, "validate", str(tmp_path / "nowhere")], capture_output=True, text=True)
+    run = subprocess.run([CREDKIT, "validate", str(tmp_path / "nowhere")], capture_output=True, text=True, check=False)
     assert run.returncode == 1 and run.stderr == f"credkit: error: {tmp_path / 'nowhere'}: no such folder\n"
 
 
@@ -116,8 +116,8 @@ def test_track_stack_naming_a_missing_credential(tmp_path: Path) -> None:
     with pytest.raises(AssessmentInvalid) as info:
         load_track(track)
     assert info.value.problems == [
-        f"{track / 'track.toml'}: stacks.data-analyst-python.components[0]: no credential with id "
-        "'https://datascience.northbridge.example.edu/achievements/python-data-analysis/foundations/loops' in this track"
+        (f"{track / 'track.toml'}: stacks.data-analyst-python.components[0]: no credential with id "
+         "'https://datascience.northbridge.example.edu/achievements/python-data-analysis/foundations/loops' in this track")
     ]
 
 

@@ -24,7 +24,7 @@ CREDKIT = str(Path(sys.executable).parent / "credkit")
 
 
 def test_scaffold_validates_releases_and_grades(tmp_path: Path) -> None:
-    run = subprocess.run([CREDKIT, "new", "assessment", str(tmp_path / "mean-values")], capture_output=True, text=True)
+    run = subprocess.run([CREDKIT, "new", "assessment", str(tmp_path / "mean-values")], capture_output=True, text=True, check=False)
     assert run.returncode == 0, run.stderr
     folder = tmp_path / "mean-values"
     assert sorted(p.name for p in folder.iterdir()) == ["manifest.toml", "mean-values.ipynb"]
@@ -54,7 +54,7 @@ def test_scaffold_validates_releases_and_grades(tmp_path: Path) -> None:
 def test_scaffold_refuses_a_folder_in_use(tmp_path: Path) -> None:
     (tmp_path / "taken").mkdir()
     (tmp_path / "taken" / "notes.txt").write_text("mine")
-    run = subprocess.run([CREDKIT, "new", "assessment", str(tmp_path / "taken")], capture_output=True, text=True)
+    run = subprocess.run([CREDKIT, "new", "assessment", str(tmp_path / "taken")], capture_output=True, text=True, check=False)
     assert run.returncode == 1 and run.stderr == f"credkit: error: {tmp_path / 'taken'}: folder is not empty; choose a new folder\n"
     assert (tmp_path / "taken" / "notes.txt").read_text() == "mine"
 
