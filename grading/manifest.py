@@ -343,7 +343,17 @@ def _track_issuer(folder: Path) -> Issuer | None:
     track = folder.parent / TRACK_NAME
     if not track.is_file():
         return None
-    return _issuer(_read_toml(track, "track.schema.json")["issuer"])
+    try:
+        return _issuer(_read_toml(track, "track.schema.json")["issuer"])
+    except AssessmentInvalid:
+        # the track file's own problems are reported for the track; use its issuer if that part is sound
+        try:
+            raw = tomllib.loads(track.read_text(encoding="utf-8")).get("issuer")
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            return None
+        schema = json.loads(resources.files("grading").joinpath("schemas", "track.schema.json").read_text())
+        ok = jsonschema.Draft202012Validator({**schema["$defs"]["issuer"], "$defs": schema["$defs"]}).is_valid(raw)
+        return _issuer(raw) if ok and isinstance(raw, dict) else None
 
 
 def load_assessment(path: str | Path) -> Assessment:
@@ -386,7 +396,7 @@ def load_assessment(path: str | Path) -> Assessment:
     else:
         found = _track_issuer(path.parent)
         if found is None:
-            problem("issuer", f"missing: give [issuer] here or in ../{TRACK_NAME}")
+            problem("issuer", f"missing: give [issuer] here or a valid one in ../{TRACK_NAME}")
             issuer = Issuer(name="", url="", email="")
         else:
             issuer = found
@@ -490,6 +500,7 @@ def load_track(path: str | Path) -> Track:
         if a.id in assessments:
             problems.append(f"{manifest}: assessment.id: {a.id!r} is also the id of {assessments[a.id].path}")
         assessments[a.id] = a
+    problems = list(dict.fromkeys(problems))
     if data is None:
         raise AssessmentInvalid(problems)
     if not assessments and not problems:

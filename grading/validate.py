@@ -263,6 +263,12 @@ def _validate_track(folder: Path) -> list[Report]:
         track: Track = load_track(folder)
     except AssessmentInvalid as exc:
         reports.append(Report(folder / TRACK_NAME, problems=exc.problems))
+        for manifest in sorted(folder.glob(f"*/{MANIFEST_NAME}")):
+            try:
+                a = load_assessment(manifest)
+            except AssessmentInvalid:
+                continue  # its problems are already in the track's report
+            reports.append(check_assessment(a))
         return reports
     reports.append(Report(track.path))
     for a in track.assessments.values():

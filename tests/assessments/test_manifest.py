@@ -192,3 +192,17 @@ def test_stacks_need_every_component() -> None:
     assert earned_stacks(track.stacks.values(), all_ids) == [stack]
     assert earned_stacks(track.stacks.values(), all_ids[1:]) == []
     assert "Python Control Flow and Functions" in stack.criteria
+
+
+def test_a_broken_track_still_checks_its_valid_assessments_notebooks(tmp_path: Path) -> None:
+    track = tmp_path / "track"
+    shutil.copytree(TRACK, track, ignore=shutil.ignore_patterns("corpus"))
+    (track / "track.toml").write_text((track / "track.toml").read_text().replace('format = 1', 'format = 2'))
+    nb = track / "sql-sqlite" / "sql-sqlite.ipynb"
+    nb.write_text(nb.read_text().replace('"grade_id": "test_overdue"', '"grade_id": "test_overdue_renamed"'))
+    problems = [p for r in validate_path(track) for p in r.problems]
+    assert problems == [
+        f"{track / 'track.toml'}: format: must be 1",
+        (f"{track / 'sql-sqlite' / 'manifest.toml'}: cells.test_overdue: unknown grade_id 'test_overdue': "
+         "no such nbgrader cell in sql-sqlite.ipynb"),
+    ]

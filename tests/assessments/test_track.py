@@ -99,6 +99,9 @@ def test_oracle_covers_the_corpus(name: str) -> None:
     assert sorted(p["misses"] for p in partials.values()) == sorted({p["misses"] for p in partials.values()})
     assert all(p["misses"] in a.skills for p in partials.values())
     for key, sub in o.items():
+        assert set(sub) <= {"intent", "misses", "attack", "outcome", "may_fail", "scores", "credentials"}, key
+        assert ("attack" in sub) == key.startswith("attack-") and ("misses" in sub) == key.startswith("partial-")
+        assert sub.get("outcome", "graded") in {"graded", "failed"}
         assert set(sub["credentials"]) <= set(a.credentials), key
         if sub.get("outcome", "graded") == "failed":
             assert sub["scores"] == {} and sub["credentials"] == []
