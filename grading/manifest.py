@@ -322,8 +322,7 @@ def _issuer(raw: Mapping[str, Any]) -> Issuer:
 
 
 def _num(d: Decimal) -> str:
-    text = format(d.normalize(), "f")
-    return text
+    return format(d.normalize(), "f")
 
 
 def _stack_rule(key: str, raw: Mapping[str, Any], names: Mapping[str, str]) -> StackRule:
@@ -511,7 +510,7 @@ def load_track(path: str | Path) -> Track:
             if c.id in by_id:
                 problems.append(f"{a.path}: credentials.{c.key}.id: {c.id!r} is also used in {by_id[c.id]}")
             by_id[c.id] = str(a.path)
-    names = {cid: c.name for cid, c in Track(track_file, "", "", _issuer(data["issuer"]), {}, assessments).credential_ids().items()}
+    names = {c.id: c.name for a in assessments.values() for c in a.credentials.values()}
     stacks = {k: _stack_rule(k, s, names) for k, s in data.get("stacks", {}).items()}
     for key, s in stacks.items():
         for i, comp in enumerate(s.components):

@@ -6,6 +6,7 @@ import ast
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 import nbformat
@@ -134,8 +135,6 @@ def check_assessment(assessment: Assessment) -> Report:
     possible = {
         sid: sum(cells[g].points for g in assessment.cells_of(sid) if g in cells) for sid in assessment.skills
     }
-    from decimal import Decimal
-
     for cred in assessment.credentials.values():
         for t in cred.requires:
             have = Decimal(str(possible[t.skill]))
