@@ -206,3 +206,25 @@ def test_a_broken_track_still_checks_its_valid_assessments_notebooks(tmp_path: P
         (f"{track / 'sql-sqlite' / 'manifest.toml'}: cells.test_overdue: unknown grade_id 'test_overdue': "
          "no such nbgrader cell in sql-sqlite.ipynb"),
     ]
+
+
+def test_validate_warns_about_tests_an_always_true_eq_passes(tmp_path: Path) -> None:
+    folder = tmp_path / "foolable"
+    shutil.copytree(FIXTURES / "unknown-grade-id", folder)
+    (folder / "unknown-grade-id.ipynb").rename(folder / "foolable.ipynb")
+    text = (folder / "manifest.toml").read_text().replace("unknown-grade-id", "foolable")
+    (folder / "manifest.toml").write_text(text.replace("test_mean_hiden", "test_mean_hidden"))
+    nb = folder / "foolable.ipynb"
+    defensive = "assert type(result) is float and result == 2.5"
+    assert defensive in nb.read_text()
+    (report,) = validate_path(folder)
+    assert report.problems == [] and report.warnings == []
+    nb.write_text(nb.read_text().replace(defensive, "assert result == 2.5"))
+    (report,) = validate_path(folder)
+    assert report.problems == []
+    assert report.warnings == [
+        f"{nb}: cell 'test_mean_visible' line 3: `result == 2.5` passes for an object whose __eq__ is always true; "
+        "assert type(...) is ... first, or compare float(...)/list(...)"
+    ]
+    run = subprocess.run([CREDKIT, "validate", "--strict", str(folder)], capture_output=True, text=True, check=False)
+    assert run.returncode == 1 and "credkit: warning: " in run.stderr
