@@ -223,8 +223,8 @@ def test_validate_warns_about_tests_an_always_true_eq_passes(tmp_path: Path) -> 
     (report,) = validate_path(folder)
     assert report.problems == []
     assert report.warnings == [
-        f"{nb}: cell 'test_mean_visible' line 3: `result == 2.5` passes for an object whose __eq__ is always true; "
-        "assert type(...) is ... first, or compare float(...)/list(...)"
+        (f"{nb}: cell 'test_mean_visible' line 3: `result == 2.5` passes for an object whose __eq__ is always true; "
+         "assert type(...) is ... first, or compare float(...)/list(...)")
     ]
     run = subprocess.run([CREDKIT, "validate", "--strict", str(folder)], capture_output=True, text=True, check=False)
     assert run.returncode == 1 and "credkit: warning: " in run.stderr
