@@ -28,9 +28,6 @@ def run_grade(
 
     Raises GradingError (or SandboxError) for anything the grader can fix.
     """
-    # jsonschema compiles an RFC 3987 grammar on import when rfc3987_syntax is installed: seconds
-    # of start-up for a format check that nothing in grading uses.
-    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
     from nbgrader.apps.autogradeapp import AutogradeApp
 
     from .autograde import CredkitAutograde
