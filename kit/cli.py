@@ -20,6 +20,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "keys": "kit.commands:keys",
     "sign": "kit.commands:sign",
     "verify": "kit.commands:verify",
+    "bake": "kit.commands_bake:bake",
     "demo": "kit.commands:demo",
 }
 
