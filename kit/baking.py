@@ -201,7 +201,8 @@ def _unbake_svg(svg: str) -> str:
         raise InvalidCredential("SVG image carries no credential (no <openbadges:credential> element)")
     if len(found) > 1:
         raise InvalidCredential(f"SVG image carries {len(found)} <openbadges:credential> elements; exactly one is allowed")
-    return "".join(found[0].itertext()).strip()
+    # no strip(): the text round-trips byte for byte (JSON ignores any whitespace a baker added)
+    return "".join(found[0].itertext())
 
 
 # --- either ----------------------------------------------------------------------------------------

@@ -29,3 +29,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # ty
         )
         for nodeid in _not_run:
             terminalreporter.write_line(f"  {nodeid}", red=True)
+
+# jp_fetch, jp_serverapp, ...: the server-extension tests run a real Jupyter server in-process.
+pytest_plugins = ["pytest_jupyter.jupyter_server"]

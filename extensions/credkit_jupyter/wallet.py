@@ -20,6 +20,7 @@ from typing import Any
 
 from kit.artwork import badge_png, badge_svg, credential_artwork_inputs
 from kit.baking import bake_png, bake_svg, image_kind
+from kit.credentials import identity_hash
 from kit.errors import CredkitError, InvalidCredential
 
 __all__ = [
@@ -61,10 +62,6 @@ def credential_drop_name(submission_secret: str) -> str:
     md5.update(submission_secret.encode("utf-8"))
     md5.update(CREDENTIALS_DROP_ID.encode("utf-8"))
     return md5.hexdigest()
-
-
-def _identity_hash(value: str, salt: str | None) -> str:
-    return "sha256$" + hashlib.sha256((value + (salt or "")).encode("utf-8")).hexdigest()
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -143,7 +140,7 @@ class Wallet:
             if identity.get("hashed") is False:
                 if claimed == mine:
                     return True
-            elif claimed == _identity_hash(mine, identity.get("salt")):
+            elif claimed in {identity_hash(mine, str(identity.get("salt") or "")), identity_hash(mine.lower(), str(identity.get("salt") or ""))}:
                 return True
         return not decidable
 
@@ -170,7 +167,7 @@ class Wallet:
         try:
             report = verify_credential(document, status_lists=self.status_lists(), now=now)
         except CredkitError as exc:
-            return {"verified": False, "status": "invalid", "checks": [{"name": "credential", "passed": False, "message": exc.diagnostics()}]}
+            return {"verified": False, "status": "invalid", "checks": [{"check": "format", "passed": False, "message": exc.diagnostics()}]}
         return report.to_json()
 
     # --- summarising -----------------------------------------------------------------------------

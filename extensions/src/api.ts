@@ -3,8 +3,9 @@ import { ServerConnection } from '@jupyterlab/services';
 
 /** One check of the server's verification (kit.verify's report). */
 export interface ICheck {
-  name: string;
-  passed: boolean;
+  check: string;
+  /** null: the check did not apply. */
+  passed: boolean | null;
   message: string;
 }
 

@@ -75,13 +75,13 @@ function formatScore(value: string | number | null, max: string | number | null)
 
 function statusBadge(verification: IVerification): HTMLElement {
   const status = verification.status || 'invalid';
-  const failed = (verification.checks || []).filter(check => !check.passed);
+  const failed = (verification.checks || []).filter(check => check.passed === false);
   return h(
     'span',
     {
       class: `credkit-status credkit-status-${status}`,
       'data-status': status,
-      title: failed.length ? failed.map(c => `${c.name}: ${c.message}`).join('\n') : 'Every check passed'
+      title: failed.length ? failed.map(c => `${c.check}: ${c.message}`).join('\n') : 'Every check passed'
     },
     STATUS_TEXT[status] || status
   );
@@ -313,7 +313,7 @@ export class CredentialsPanel extends Widget {
       status.replaceChildren(statusBadge(verification));
       checks.replaceChildren(
         ...(verification.checks || []).map(check =>
-          h('li', { class: check.passed ? 'credkit-check-passed' : 'credkit-check-failed' }, `${check.passed ? '✓' : '✗'} ${check.name}`, check.message ? h('span', { class: 'credkit-check-message' }, ` — ${check.message}`) : null)
+          h('li', { class: check.passed === false ? 'credkit-check-failed' : check.passed ? 'credkit-check-passed' : 'credkit-check-na' }, `${check.passed === false ? '✗' : check.passed ? '✓' : '–'} ${check.check}`, check.message ? h('span', { class: 'credkit-check-message' }, ` — ${check.message}`) : null)
         )
       );
     };
