@@ -187,7 +187,7 @@ export class CredentialsPanel extends Widget {
   }
 
   private _renderHeader(): void {
-    const refresh = h('button', { class: 'jp-Button credkit-button credkit-refresh', title: 'Fetch new credentials and verify again' }, 'Refresh');
+    const refresh = h('button', { class: 'credkit-button credkit-refresh', title: 'Fetch new credentials and verify again' }, 'Refresh');
     refresh.addEventListener('click', () => void this.refresh());
     this._header.replaceChildren(h('h2', { class: 'credkit-title' }, 'Credentials'), refresh);
   }
@@ -288,7 +288,7 @@ export class CredentialsPanel extends Widget {
   }
 
   private _details(credential: ICredentialSummary): HTMLElement {
-    const back = h('button', { class: 'jp-Button credkit-button credkit-back' }, '← All credentials');
+    const back = h('button', { class: 'credkit-button credkit-back' }, '← All credentials');
     back.addEventListener('click', () => this.showList());
 
     const actions = h('div', { class: 'credkit-actions' });
@@ -298,15 +298,15 @@ export class CredentialsPanel extends Widget {
       ['svg', 'Download SVG badge']
     ]) {
       actions.appendChild(
-        h('a', { class: `jp-Button credkit-button credkit-download-${kind}`, href: (credential.links as any)[kind], download: `credential-${credential.id}.${kind}` }, label)
+        h('a', { class: `credkit-button credkit-download-${kind}`, href: (credential.links as any)[kind], download: `credential-${credential.id}.${kind}` }, label)
       );
     }
-    const copy = h('button', { class: 'jp-Button credkit-button credkit-copy' }, 'Copy share text');
+    const copy = h('button', { class: 'credkit-button credkit-copy' }, 'Copy share text');
     copy.addEventListener('click', () => {
       Clipboard.copyToSystem(shareText(credential));
       Notification.info('Share text copied: send it with the downloaded file.', { autoClose: 4000 });
     });
-    const reverify = h('button', { class: 'jp-Button credkit-button credkit-reverify' }, 'Verify again');
+    const reverify = h('button', { class: 'credkit-button credkit-reverify' }, 'Verify again');
     const checks = h('ul', { class: 'credkit-checks' });
     const status = h('div', { class: 'credkit-details-status' });
     const renderVerification = (verification: IVerification) => {

@@ -73,6 +73,10 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         "JUPYTERLAB_SETTINGS_DIR": str(base / "settings"),
         "JUPYTERLAB_WORKSPACES_DIR": str(base / "workspaces"),
     }
+    # no "get notified about Jupyter news?" toast over the screenshots
+    news = base / "settings" / "@jupyterlab" / "apputils-extension"
+    news.mkdir(parents=True)
+    (news / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
     log = (base / "lab.log").open("w")
     process = subprocess.Popen(
         [
@@ -132,6 +136,14 @@ def page(lab: Lab) -> Iterator[Page]:
         tab = page.locator('.lm-TabBar-tab[data-id="credkit-credentials"]')
         tab.click()
         page.locator("#credkit-credentials").wait_for()
+        # widen the left sidebar as a learner would, by dragging its split handle
+        handle = page.locator("#jp-main-split-panel > .lm-SplitPanel-handle").first
+        box = handle.bounding_box()
+        if box is not None:
+            page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+            page.mouse.down()
+            page.mouse.move(box["x"] + 170, box["y"] + box["height"] / 2, steps=5)
+            page.mouse.up()
         yield page
         context.close()
         browser.close()
