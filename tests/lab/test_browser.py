@@ -55,8 +55,8 @@ def _free_port() -> int:
 
 
 class Lab:
-    def __init__(self, url: str, token: str, wallets: Wallets, shots: Path) -> None:
-        self.url, self.token, self.wallets, self.shots = url, token, wallets, shots
+    def __init__(self, url: str, token: str, wallets: Wallets, shots: Path, root: Path) -> None:
+        self.url, self.token, self.wallets, self.shots, self.root = url, token, wallets, shots, root
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +77,10 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     news = base / "settings" / "@jupyterlab" / "apputils-extension"
     news.mkdir(parents=True)
     (news / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
+    # render every cell (no windowing), so the test sees what a learner scrolls to
+    tracker = base / "settings" / "@jupyterlab" / "notebook-extension"
+    tracker.mkdir(parents=True)
+    (tracker / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
     log = (base / "lab.log").open("w")
     process = subprocess.Popen(
         [
@@ -113,7 +117,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
             time.sleep(0.3)
         shots = SCREENSHOTS if os.environ.get("CREDKIT_SCREENSHOTS") == "docs" else base / "screenshots"
         shots.mkdir(parents=True, exist_ok=True)
-        yield Lab(url, token, wallets, shots)
+        yield Lab(url, token, wallets, shots, base / "notebooks")
     finally:
         process.terminate()
         try:
@@ -267,3 +271,34 @@ def test_new_credential_notification_and_empty_state(page: Page, lab: Lab, tmp_p
         shutil.move(aside, wallet)
     page.locator("#credkit-credentials .credkit-refresh").click()
     expect(page.locator("#credkit-credentials .credkit-card")).to_have_count(5)
+
+
+def test_skill_progress_widget_in_a_notebook(page: Page, lab: Lab) -> None:
+    from tests.lab.assessment import write_assessment
+
+    write_assessment(lab.root / "ps1", widget_cell=True)
+    page.goto(f"{lab.url}/lab/tree/ps1/assessment.ipynb?token={lab.token}")
+    notebook = page.locator(".jp-NotebookPanel")
+    widget_cell = notebook.locator(".jp-Cell").nth(1)
+    widget_cell.locator(".jp-InputArea-editor").wait_for()
+    prompt = widget_cell.locator(".jp-InputPrompt")
+    # The notebook's kernel starts in the background; a run before it is connected is dropped, so
+    # run the cell until its prompt shows it queued or ran ([*] or [1]).
+    deadline = time.monotonic() + 60
+    while True:
+        widget_cell.locator(".jp-InputArea-editor").click()
+        page.keyboard.press("Shift+Enter")
+        try:
+            expect(prompt).not_to_have_text("[ ]:", timeout=3_000)
+            break
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+    output = widget_cell.locator(".jp-OutputArea")
+    expect(output.locator('.credkit-skill-pass[data-skill="add"]')).to_be_visible(timeout=90_000)
+    expect(output.locator('.credkit-skill-fail[data-skill="mean"]')).to_be_visible()
+    expect(output.locator('.credkit-credential[data-on-track="true"]')).to_contain_text("Adding")
+    expect(output.locator('.credkit-credential[data-on-track="false"]')).to_contain_text("Basic statistics")
+    expect(output.get_by_role("button", name="Check my skills")).to_be_visible()
+    output.scroll_into_view_if_needed()
+    page.screenshot(path=str(lab.shots / "skill-progress-widget.png"))
