@@ -21,6 +21,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "sign": "kit.commands:sign",
     "verify": "kit.commands:verify",
     "bake": "kit.commands_bake:bake",
+    "artwork": "kit.commands_bake:artwork",
     "demo": "kit.commands:demo",
 }
 

@@ -13,7 +13,7 @@ from kit.artwork import badge_png, badge_svg, credential_artwork_inputs
 from kit.baking import bake as bake_image
 from kit.errors import InvalidCredential
 
-__all__ = ["bake"]
+__all__ = ["artwork", "bake"]
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
@@ -61,3 +61,28 @@ def bake(credential: Path, image: Path | None, out: Path) -> None:
         raise InvalidCredential(f"{image or out}: {exc}") from exc
     _write_atomically(out, baked)
     click.echo(f"credkit: baked {credential} into {out}", err=True)
+
+
+@click.command()
+@click.argument("name")
+@click.option("--skill", "skills", multiple=True, help="A skill the credential certifies (repeatable, in order).")
+@click.option("--colour", "--color", "colour", help="Badge colour #rrggbb. Default: chosen stably from --id or NAME.")
+@click.option("--id", "achievement_id", help="The credential's achievement id (URI), to choose the colour.")
+@click.option("--issuer", help="Issuer name shown at the top of the badge.")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Image to write: .svg or .png.")
+def artwork(name: str, skills: tuple[str, ...], colour: str | None, achievement_id: str | None, issuer: str | None, out: Path) -> None:
+    """Draw badge artwork for a credential called NAME (SVG or PNG by OUT's suffix)."""
+    from kit.artwork import colour_for
+
+    chosen = colour or colour_for(achievement_id or name)
+    try:
+        if out.suffix.lower() == ".svg":
+            data = badge_svg(name, list(skills), chosen, issuer=issuer).encode("utf-8")
+        elif out.suffix.lower() == ".png":
+            data = badge_png(name, list(skills), chosen, issuer=issuer)
+        else:
+            raise click.UsageError("OUT must end in .svg or .png")
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--colour") from None
+    _write_atomically(out, data)
+    click.echo(f"credkit: drew {out}", err=True)

@@ -175,3 +175,51 @@ def test_cli_bake_png_and_svg(tmp_path, png: bytes) -> None:
     )
     assert bad.returncode == 1
     assert "neither a PNG nor an SVG" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def _signed_credential() -> str:
+    from kit.credentials import IssuerProfile, build_credential
+    from kit.keys import IssuerKey
+    from kit.proofs import sign
+    from tests.helpers import SAMPLE_ISSUER_ARGS, sample_award
+
+    key = IssuerKey.generate()
+    return json.dumps(sign(build_credential(sample_award(), IssuerProfile(**SAMPLE_ISSUER_ARGS), key.did), key), indent=2)
+
+
+@pytest.mark.parametrize("kind", ["png", "svg"])
+def test_baked_signed_credential_verifies_and_altered_one_does_not(tmp_path: Path, kind: str) -> None:
+    text = _signed_credential()
+    art = badge_png("pandas", ["groupby"]) if kind == "png" else badge_svg("pandas", ["groupby"]).encode()
+    good = tmp_path / f"good.{kind}"
+    good.write_bytes(bake(art, text))
+    # the learner edits the baked credential: a higher score, re-baked with correct CRCs
+    altered = tmp_path / f"altered.{kind}"
+    altered.write_bytes(bake(good.read_bytes(), text.replace('"value": "8"', '"value": "10"')))
+    assert unbake(altered.read_bytes()) != text
+    credkit = str(Path(sys.executable).with_name("credkit"))
+    ok = subprocess.run([credkit, "verify", str(good), "--json"], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert json.loads(ok.stdout)["status"] == "verified"
+    bad = subprocess.run([credkit, "verify", str(altered), "--json"], capture_output=True, text=True)
+    assert bad.returncode == 1
+    report = json.loads(bad.stdout)
+    assert report["status"] == "invalid"
+    assert [c["check"] for c in report["checks"] if c["passed"] is False][0] == "proof"
+
+
+def test_cli_artwork(tmp_path: Path) -> None:
+    credkit = str(Path(sys.executable).with_name("credkit"))
+    out = tmp_path / "badge.svg"
+    result = subprocess.run(
+        [credkit, "artwork", "Data Cleaning", "--skill", "Load data", "--skill", "Handle missing values", "--colour", "#0a7d5a", "--out", str(out)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    root = etree.fromstring(out.read_bytes())
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    assert out.read_text() == badge_svg("Data Cleaning", ["Load data", "Handle missing values"], "#0a7d5a")
+    assert out.read_text() != badge_svg("Data Cleaning", ["Load data", "Handle missing values"], "#1f6feb")
+    bad = subprocess.run([credkit, "artwork", "X", "--colour", "green", "--out", str(tmp_path / "x.svg")], capture_output=True, text=True)
+    assert bad.returncode == 2 and "#rrggbb" in bad.stderr
