@@ -11,7 +11,7 @@ CHROMIUM := /usr/bin/chromium
 FRONTEND := $(wildcard extensions/src/*.ts extensions/style/*) extensions/package.json extensions/yarn.lock
 LAB_LEARNER ?= ada
 
-.PHONY: demo test bench lab clean
+.PHONY: demo test bench lab clean system-packages
 
 # The virtualenv is rebuilt whenever the pins or the frontend change.
 $(STAMP): pyproject.toml constraints.txt $(FRONTEND)
@@ -28,12 +28,17 @@ $(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
 demo: $(STAMP)
 	$(BIN)/credkit demo --out demo
 
+# Debian packages the tests use (the grading sandbox's bubblewrap, setpriv and prlimit; PostgreSQL
+# for the ledger tests), installed only when missing.
+system-packages:
+	bash tools/system-packages.sh
+
 # The browser tests drive Debian's Chromium (Playwright's own browser download fails offline).
 $(CHROMIUM):
 	apt-get update -q
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
 
-test: $(STAMP) $(NODE_STAMP) | $(CHROMIUM)
+test: system-packages $(STAMP) $(NODE_STAMP) | $(CHROMIUM)
 	$(BIN)/pytest
 
 # JupyterLab on a demo learner's wallet (make demo first): LAB_LEARNER=<name> picks another one.
@@ -42,7 +47,7 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab --notebook-dir=demo $(if $(filter 0,$(shell id -u)),--allow-root) \
 	  --Credkit.wallet_root="$(CURDIR)/demo/wallets" --Credkit.learner_id=$(LAB_LEARNER)
 
-bench: $(STAMP) $(NODE_STAMP)
+bench: system-packages $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m bench
 
 clean:

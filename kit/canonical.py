@@ -20,6 +20,7 @@ from typing import Any
 import rfc8785
 from pyld import jsonld
 from pyld.canon import URDNA2015
+from pyld.identifier_issuer import IdentifierIssuer
 
 from kit.contexts import document_loader
 from kit.errors import CanonicalizationError
@@ -125,7 +126,13 @@ def _check_absolute(expanded: Any, path: str = "$") -> None:
                 _check_absolute(value, f"{path}.{key}")
 
 
-_OPTIONS = {"base": None, "documentLoader": document_loader, "produceGeneralizedRdf": False}
+_OPTIONS = {
+    "base": None,
+    "documentLoader": document_loader,
+    "produceGeneralizedRdf": False,
+    "processingMode": "json-ld-1.1",
+    "rdfDirection": None,
+}
 
 
 def _expand(processor: jsonld.JsonLdProcessor, document: Any, dropped: list[str], *, strict: bool) -> Any:
@@ -136,6 +143,22 @@ def _expand(processor: jsonld.JsonLdProcessor, document: Any, dropped: list[str]
             raise CanonicalizationError(f"property {names} is not defined by the credential's contexts")
         _check_absolute(expanded)
     return expanded
+
+
+def _to_dataset(processor: jsonld.JsonLdProcessor, expanded: Any) -> dict[str, Any]:
+    """The RDF dataset of an already expanded document.
+
+    This is the tail of PyLD's ``to_rdf`` (3.3.0, pinned); calling ``to_rdf`` itself would expand
+    the document a second time, which costs as much as the rest of canonicalization.
+    """
+    issuer = IdentifierIssuer("_:b")
+    node_map: dict[str, Any] = {"@default": {}}
+    processor._create_node_map(expanded, node_map, "@default", issuer)
+    dataset = {}
+    for graph_name, graph in sorted(node_map.items()):
+        if graph_name == "@default" or jsonld._is_absolute_iri(graph_name):
+            dataset[graph_name] = processor._graph_to_rdf(graph, issuer, dict(_OPTIONS))
+    return dataset
 
 
 def check_terms(document: dict[str, Any]) -> None:
@@ -158,7 +181,7 @@ def canonicalize_rdfc(document: dict[str, Any], *, strict: bool = True, max_work
     processor = jsonld.JsonLdProcessor(on_property_dropped=lambda prop: dropped.append(str(prop)))
     try:
         expanded = _expand(processor, document, dropped, strict=strict)
-        dataset = processor.to_rdf(expanded, dict(_OPTIONS))
+        dataset = _to_dataset(processor, expanded)
     except CanonicalizationError:
         raise
     except jsonld.JsonLdError as exc:

@@ -23,6 +23,13 @@ LAZY_COMMANDS: dict[str, str] = {
     "bake": "kit.commands_bake:bake",
     "artwork": "kit.commands_bake:artwork",
     "demo": "kit.commands:demo",
+    "revoke": "grading.commands_status:revoke",
+    "suspend": "grading.commands_status:suspend",
+    "unsuspend": "grading.commands_status:unsuspend",
+    "validate": "grading.commands:validate",
+    "release": "grading.commands:release",
+    "new": "grading.commands:new",
+    "grade": "grading.commands_grade:grade",
 }
 
 

@@ -6,7 +6,26 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["write_atomic"]
+__all__ = ["write_atomic", "fault_point", "FAULT_ENV"]
+
+# Crash tests set this to a step name; the process then dies there as if killed (os._exit, no
+# cleanup), so a rerun can be checked for duplicates and losses. Unset in normal use.
+FAULT_ENV = "CREDKIT_TEST_FAULT"
+
+
+def fault_point_active(name: str) -> bool:
+    return os.environ.get(FAULT_ENV) == name
+
+
+def crash(name: str) -> None:
+    os.write(2, f"credkit: test fault injected at {name}\n".encode())
+    os._exit(86)
+
+
+def fault_point(name: str) -> None:
+    """Die here, like a killed process, when the crash tests ask for it."""
+    if fault_point_active(name):
+        crash(name)
 
 
 def write_atomic(path: str | os.PathLike[str], data: bytes | str, *, mode: int = 0o644) -> None:
@@ -20,6 +39,10 @@ def write_atomic(path: str | os.PathLike[str], data: bytes | str, *, mode: int =
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
+            if fault_point_active("mid-write"):
+                handle.write(payload[: len(payload) // 2])
+                handle.flush()
+                crash("mid-write")
             handle.write(payload)
             handle.flush()
             os.fsync(handle.fileno())

@@ -107,6 +107,17 @@ class VerificationReport:
             raise VerificationError(f"{self.source}: status: the credential is {self.status_state}", check="status")
 
 
+def _proof_as_array(document: dict[str, Any]) -> dict[str, Any]:
+    """JSON-LD reads a single proof object as a set of one; the strict schema wants the array form.
+
+    credkit issues the array form; other issuers (Digital Bazaar's libraries among them) write the
+    object form, which is the same credential.
+    """
+    if isinstance(document.get("proof"), dict):
+        return {**document, "proof": [document["proof"]]}
+    return document
+
+
 def _check_recipient(credential: Credential, recipient: str) -> tuple[bool, str]:
     subject = credential.document.get("credentialSubject")
     identifiers = subject.get("identifier", []) if isinstance(subject, dict) else []
@@ -169,7 +180,7 @@ def verify_credential(
 
     if credential.is_open_badge:
         try:
-            validate_open_badge(credential.document)
+            validate_open_badge(_proof_as_array(credential.document))
             report.add("schema", True, "matches the Open Badges 3.0 JSON schema")
         except CredkitError as exc:
             report.add("schema", False, exc.diagnostics().removeprefix("schema: "))
@@ -218,3 +229,7 @@ def verify(document: Any, **options: Any) -> Credential:
     report.raise_for_failure()
     assert report.credential is not None
     return report.credential
+
+
+# Register the status-list checker (kit.status imports this module, so it comes last).
+import kit.status  # noqa: E402,F401

@@ -1,0 +1,277 @@
+"""``credkit grade``'s batch: nbgrader's Autograde converter, with execute in the sandbox, in parallel.
+
+The per-submission flow is nbgrader's own (``init_destination``, ``init_assignment``, sanitize,
+autograde preprocessors, ``set_permissions``), so scores are exactly stock nbgrader's. Two things
+change: ``SandboxedExecute`` replaces ``Execute``, and executions are prefetched — the trusted
+process sanitizes the next few submissions the same way and hands them to the engine's workers
+while it scores the current one, so the workers stay busy. A prefetched result is used only if the
+notebook nbgrader later asks to execute is byte-identical to the one prefetched.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+import nbformat
+import sqlalchemy
+from nbconvert.exporters import NotebookExporter
+from nbgrader.converters import Autograde
+from nbgrader.converters.base import NbGraderException
+from nbgrader.preprocessors import Execute
+from nbgrader.utils import rmtree
+from traitlets import List
+
+from kit.errors import GradingError
+
+from .engines import Engine
+from .execute import BatchContext, Executed, RecordProvenance, SandboxedExecute, register_batch, unregister_batch
+from .provenance import ProvenanceStore, provenance_path
+from .sandbox import Limits
+
+__all__ = ["CredkitAutograde", "BatchResult", "SubmissionResult", "FAULT_ENV"]
+
+log = logging.getLogger("credkit.grading")
+
+# Test-only: "<stage>:<student>" makes the process exit abruptly at that step boundary, so the
+# resume tests can stop a batch deterministically (stages: started, notebook, scored, recorded).
+FAULT_ENV = "CREDKIT_FAULT_INJECT"
+
+
+@dataclass
+class SubmissionResult:
+    assignment: str
+    student: str
+    status: str  # graded | failed | skipped
+    reason: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class BatchResult:
+    submissions: list[SubmissionResult] = field(default_factory=list)
+    prefetch_hits: int = 0
+    prefetch_misses: int = 0
+    engine: str = ""
+    workers: int = 0
+    seconds: float = 0.0
+
+    def count(self, status: str) -> int:
+        return sum(1 for s in self.submissions if s.status == status)
+
+
+class PrefetchBroker:
+    """Keeps up to ``window`` executions in flight ahead of the submission being scored."""
+
+    def __init__(self, engine: Engine, window: int) -> None:
+        self.engine = engine
+        self.window = window
+        self._inflight: OrderedDict[tuple[str, str, str], tuple[str, dict[str, bytes], Limits, Future[Executed]]] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def prefetch(self, key: tuple[str, str, str], notebook: str, files: dict[str, bytes], limits: Limits) -> None:
+        if key not in self._inflight:
+            self._inflight[key] = (notebook, files, limits, self.engine.submit(notebook, files, limits))
+
+    def room(self) -> int:
+        return self.window - len(self._inflight)
+
+    def execute(self, key: tuple[str, str, str], notebook: str, files: dict[str, bytes], limits: Limits) -> Executed:
+        entry = self._inflight.pop(key, None)
+        if entry is not None and entry[0] == notebook and entry[1] == files and entry[2] == limits:
+            self.hits += 1
+            return entry[3].result()
+        if entry is not None:
+            entry[3].cancel()
+        self.misses += 1
+        return self.engine.submit(notebook, files, limits).result()
+
+    def drop_student(self, assignment: str, student: str) -> None:
+        for key in [k for k in self._inflight if k[0] == assignment and k[1] == student]:
+            self._inflight.pop(key)[3].cancel()
+
+
+class CredkitAutograde(Autograde):
+    """nbgrader's Autograde with the execute step in the credkit sandbox."""
+
+    autograde_preprocessors = List([
+        SandboxedExecute,
+        *[pp for pp in Autograde.class_traits()["autograde_preprocessors"].default() if pp is not Execute],
+        RecordProvenance,
+    ]).tag(config=False)
+
+    def __init__(self, *, engine: Engine, progress: Callable[[SubmissionResult], None] | None = None,
+                 force: bool = False, **kwargs: Any) -> None:
+        # progress: called once per submission with its SubmissionResult; if it is a bound method
+        # of an object with set_total(n), that is called first with the number of submissions.
+        super().__init__(**kwargs)
+        self.force = force
+        self.engine = engine
+        self.broker = PrefetchBroker(engine, window=2 * engine.workers)
+        self.progress = progress
+        self.result = BatchResult(engine=engine.name, workers=engine.workers)
+        self._sanitizer: NotebookExporter | None = None
+        self._limits = SandboxedExecute(parent=self).limits()
+        self._batch_key = uuid.uuid4().hex
+        register_batch(self._batch_key, BatchContext(self.broker, self.coursedir, dict(self.exclude_overwriting)))
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def init_single_notebook_resources(self, notebook_filename: str) -> dict[str, Any]:
+        resources = super().init_single_notebook_resources(notebook_filename)
+        resources["credkit"] = {"batch": self._batch_key}
+        return resources
+
+    def _parse(self, path: str) -> tuple[str, str]:
+        regexp = self._format_source("(?P<assignment_id>.*)", "(?P<student_id>.*)", escape=True)
+        m = re.match(regexp, path)
+        if m is None:
+            raise GradingError(f"cannot tell learner and assessment from {path}")
+        return m.group("assignment_id"), m.group("student_id")
+
+    def _dest(self, assignment: str, student: str) -> str:
+        return os.path.normpath(self._format_dest(assignment, student))
+
+    def _is_done(self, store: ProvenanceStore, assignment: str, student: str) -> bool:
+        """Side-effect-free: would nbgrader skip this submission as already graded?"""
+        if self.force or not os.path.exists(self._dest(assignment, student)):
+            return False
+        status = store.status(assignment, student)
+        if status is None or status[0] != "graded":
+            return False
+        new = self.coursedir.get_existing_timestamp(self._format_source(assignment, student))
+        old = self.coursedir.get_existing_timestamp(self._dest(assignment, student))
+        return not (new is not None and old is not None and new > old)
+
+    def _sanitized(self, notebook_path: str) -> str | None:
+        """The notebook text nbgrader's sanitize step will produce (for prefetching)."""
+        if self._sanitizer is None:
+            self._sanitizer = NotebookExporter(parent=self, config=self.config)
+            for pp in self.sanitize_preprocessors:
+                self._sanitizer.register_preprocessor(pp)
+        try:
+            output, _ = self._sanitizer.from_filename(
+                notebook_path, resources=self.init_single_notebook_resources(notebook_path))
+            return nbformat.writes(nbformat.reads(output, as_version=4))
+        except Exception:  # the real pass will meet the same problem and record it
+            return None
+
+    def _top_up(self, store: ProvenanceStore, pending: list[str], start: int) -> None:
+        from .execute import working_copy
+
+        i = start
+        while self.broker.room() > 0 and i < len(pending):
+            path = pending[i]
+            i += 1
+            assignment, student = self._parse(path)
+            if self._is_done(store, assignment, student):
+                continue
+            try:
+                files = working_copy(
+                    self.coursedir, assignment, student,
+                    exclude_overwriting=self.exclude_overwriting.get(assignment, []),
+                    disk_bytes=self._limits.disk_bytes)
+            except Exception:
+                continue
+            for nb_path in sorted(self.assignments[path]):
+                if self.broker.room() <= 0:
+                    break
+                notebook_id = os.path.splitext(os.path.basename(nb_path))[0]
+                text = self._sanitized(nb_path)
+                if text is not None:
+                    self.broker.prefetch((assignment, student, notebook_id), text, files, self._limits)
+
+    @staticmethod
+    def _fault(stage: str, student: str) -> None:
+        if os.environ.get(FAULT_ENV) == f"{stage}:{student}":
+            os._exit(70)
+
+    # -- the batch ---------------------------------------------------------------------------
+
+    def init_notebooks(self) -> None:
+        try:
+            super().init_notebooks()
+        except NbGraderException as exc:
+            raise GradingError(f"{self.coursedir.root}: {exc}") from None
+
+    def convert_notebooks(self) -> None:
+        started = time.monotonic()
+        pending = sorted(self.assignments)
+        sink = getattr(self.progress, "__self__", None)
+        if sink is not None and hasattr(sink, "set_total"):
+            sink.set_total(len(pending))
+        store = ProvenanceStore(provenance_path(self.coursedir.db_url, self.coursedir.root))
+        try:
+            for index, path in enumerate(pending):
+                self.notebooks = sorted(self.assignments[path])
+                assignment, student = self._parse(path)
+                t0 = time.monotonic()
+                if self._is_done(store, assignment, student):
+                    self._report(SubmissionResult(assignment, student, "skipped", "already graded"))
+                    continue
+                dest = self._dest(assignment, student)
+                if os.path.exists(dest) and (self.force or (store.status(assignment, student) or ("",))[0] != "graded"):
+                    # a stopped or failed run left it half done: grade it again from scratch
+                    rmtree(dest)
+                if not self.init_destination(assignment, student):
+                    self._report(SubmissionResult(assignment, student, "skipped", "excluded"))
+                    continue
+                self._top_up(store, pending, index)
+                store.set_status(assignment, student, "grading")
+                try:
+                    self.run_pre_convert_hook()
+                    self.init_assignment(assignment, student)
+                    self._fault("started", student)
+                    for notebook_filename in self.notebooks:
+                        self.convert_single_notebook(notebook_filename)
+                        self._fault("notebook", student)
+                    self.set_permissions(assignment, student)
+                    self._fault("scored", student)
+                    store.set_status(assignment, student, "graded")
+                    self._fault("recorded", student)
+                    self.run_post_convert_hook()
+                except KeyboardInterrupt:
+                    self._remove(dest)
+                    raise
+                except sqlalchemy.exc.OperationalError as exc:
+                    self._remove(dest)
+                    raise GradingError(f"{self.coursedir.db_url}: the gradebook cannot be used: {exc}") from None
+                except Exception as exc:
+                    reason = _reason(exc)
+                    self.log.debug("grading %s failed", path, exc_info=True)
+                    self._remove(dest)
+                    self.broker.drop_student(assignment, student)
+                    store.set_status(assignment, student, "failed", reason)
+                    self._report(SubmissionResult(assignment, student, "failed", reason, time.monotonic() - t0))
+                    continue
+                self._report(SubmissionResult(assignment, student, "graded", "", time.monotonic() - t0))
+        finally:
+            unregister_batch(self._batch_key)
+            store.close()
+            self.result.prefetch_hits = self.broker.hits
+            self.result.prefetch_misses = self.broker.misses
+            self.result.seconds = time.monotonic() - started
+
+    @staticmethod
+    def _remove(dest: str) -> None:
+        if os.path.exists(dest):
+            rmtree(dest)
+
+    def _report(self, item: SubmissionResult) -> None:
+        self.result.submissions.append(item)
+        if self.progress is not None:
+            self.progress(item)
+
+
+def _reason(exc: BaseException) -> str:
+    text = exc.diagnostics() if hasattr(exc, "diagnostics") else f"{type(exc).__name__}: {exc}"
+    return " ".join(str(text).split())[:300]

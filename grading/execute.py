@@ -1,0 +1,306 @@
+"""nbgrader preprocessors that move the execute step into the sandbox and record provenance.
+
+``SandboxedExecute`` takes the place of nbgrader's ``Execute`` in ``Autograde.autograde_preprocessors``.
+It runs in the trusted process: it sends the sanitized notebook text and the submission's working
+copy to a sandboxed worker, parses and validates the notebook text that comes back with nbformat, and
+copies only the outputs of the cells it sent into its own copy of the notebook. Everything after it
+(``SaveAutoGrades`` and the rest) is nbgrader's own, in the trusted process.
+
+``RecordProvenance`` goes after ``SaveAutoGrades`` and writes, for the issuing step, whether the
+grades of this notebook came from a sandboxed execution.
+
+Both work inside ``credkit grade`` and inside stock ``nbgrader autograde`` (see README, "Grading
+safely"); under stock nbgrader each notebook is executed synchronously.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import os
+import stat
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import nbformat
+from nbconvert.exporters.exporter import ResourcesDict
+from nbformat.notebooknode import NotebookNode
+from nbgrader.api import Gradebook
+from nbgrader.coursedir import CourseDirectory
+from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Bool, Integer, List, Unicode
+
+from .provenance import ProvenanceStore, provenance_path
+from .sandbox import RUNNER, ExecutionFailed, Limits, Sandbox, _exchange, _kill
+
+__all__ = [
+    "SandboxedExecute",
+    "RecordProvenance",
+    "Broker",
+    "DirectBroker",
+    "UnsafeNoSandboxBroker",
+    "working_copy",
+    "merge_outputs",
+]
+
+log = logging.getLogger("credkit.grading")
+
+UNSAFE_WARNING = (
+    "UNSAFE: --unsafe-no-sandbox: learner code runs WITHOUT the sandbox, as the grader's user; it can "
+    "read solutions and other submissions and rewrite the gradebook. Grades made now are recorded as "
+    "unsandboxed and will not be issued as credentials."
+)
+
+
+@dataclass(frozen=True)
+class Executed:
+    notebook: str
+    sandboxed: bool
+    engine: str
+
+
+class Broker(Protocol):
+    """Where the execute step runs. ``execute`` returns the executed notebook text."""
+
+    def execute(self, key: tuple[str, str, str], notebook: str, files: dict[str, bytes], limits: Limits) -> Executed: ...
+
+
+class DirectBroker:
+    """Execute synchronously in a sandbox on this machine (the hook's path under stock nbgrader)."""
+
+    def __init__(self) -> None:
+        self._sandbox = Sandbox.create()
+
+    def execute(self, key: tuple[str, str, str], notebook: str, files: dict[str, bytes], limits: Limits) -> Executed:
+        return Executed(self._sandbox.execute(notebook, files, limits), True, "local")
+
+
+class UnsafeNoSandboxBroker:
+    """Run the same runner with no sandbox at all (the grader's user, a scratch directory).
+
+    Only for machines where no sandbox can be set up; logs a loud warning, and the grades are
+    recorded as unsandboxed.
+    """
+
+    def __init__(self) -> None:
+        log.warning(UNSAFE_WARNING)
+
+    def execute(self, key: tuple[str, str, str], notebook: str, files: dict[str, bytes], limits: Limits) -> Executed:
+        import base64
+        import json
+
+        request = json.dumps({
+            "notebook": notebook,
+            "files": [[rel, base64.b64encode(data).decode()] for rel, data in sorted(files.items())],
+            "cell_timeout": limits.cell_timeout,
+            "startup_timeout": limits.startup_timeout,
+            "output_limit": limits.output_bytes,
+            "extra_arguments": list(limits.extra_arguments),
+        }).encode()
+        with tempfile.TemporaryDirectory(prefix="credkit-unsafe-") as scratch:
+            proc = subprocess.Popen(
+                [sys.executable, "-I", str(RUNNER)], cwd=scratch,
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                env={**Sandbox.environment(), "HOME": scratch}, start_new_session=True,
+            )
+            try:
+                out, why = _exchange(proc, request, 2 * len(request) + 4 * limits.output_bytes + 1024**2,
+                                     limits.total_timeout)
+            finally:
+                _kill(proc)
+        if why:
+            raise ExecutionFailed(why)
+        reply = json.loads(out or b"{}")
+        if not reply.get("ok"):
+            raise ExecutionFailed(f"execution failed: {str(reply.get('reason'))[:300]}")
+        return Executed(reply["notebook"], False, "unsafe-no-sandbox")
+
+
+def _ignored(name: str, patterns: list[str]) -> bool:
+    return any(fnmatch.fnmatch(name, p) for p in patterns)
+
+
+def _read_tree(root: Path, patterns: list[str], budget: list[int]) -> dict[str, bytes]:
+    """Regular files under ``root`` (relative path → bytes); never follows a symlink."""
+    files: dict[str, bytes] = {}
+    if not root.is_dir() or root.is_symlink():
+        return files
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = [d for d in dirnames if not _ignored(d, patterns) and not os.path.islink(os.path.join(dirpath, d))]
+        for name in filenames:
+            if _ignored(name, patterns) or name.endswith(".ipynb"):
+                continue
+            path = os.path.join(dirpath, name)
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            try:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    continue
+                with os.fdopen(fd, "rb", closefd=False) as fh:
+                    data = fh.read(budget[0] + 1)
+            finally:
+                os.close(fd)
+            budget[0] -= len(data)
+            if budget[0] < 0:
+                raise ExecutionFailed(f"the working copy is larger than the sandbox's disk ({root})")
+            files[os.path.relpath(path, root)] = data
+    return files
+
+
+def working_copy(
+    coursedir: CourseDirectory, assignment: str, student: str, *, exclude_overwriting: list[str],
+    disk_bytes: int,
+) -> dict[str, bytes]:
+    """The files the learner's code may see, as nbgrader's autograde lays them out.
+
+    The submission's own files, overlaid with the assessment's non-notebook source files (what
+    ``nbgrader autograde`` copies in). Never any notebook (the sanitized notebooks hold the hidden
+    tests; the executed notebook travels separately), never through a symlink.
+    """
+    budget = [disk_bytes]
+    files = _read_tree(Path(coursedir.format_path(coursedir.submitted_directory, student, assignment)),
+                       list(coursedir.ignore), budget)
+    source = _read_tree(Path(coursedir.format_path(coursedir.source_directory, ".", assignment)),
+                        list(coursedir.ignore), budget)
+    for rel, data in source.items():
+        if rel not in exclude_overwriting:
+            files[rel] = data
+    return files
+
+
+def merge_outputs(sent: NotebookNode, returned_text: str) -> NotebookNode:
+    """Copy outputs from the untrusted executed notebook into our copy of what we sent.
+
+    The returned text must parse and validate as a notebook with the same cells (type and source)
+    as sent; only outputs, execution counts and execution timing are taken from it.
+    """
+    try:
+        returned = nbformat.reads(returned_text, as_version=4)
+        nbformat.validate(returned)
+    except Exception as exc:  # nbformat raises several unrelated types
+        raise ExecutionFailed(f"the worker returned an invalid notebook: {str(exc)[:200]}") from None
+    if len(returned.cells) != len(sent.cells):
+        raise ExecutionFailed("the worker returned a notebook with different cells")
+    merged = nbformat.from_dict(sent)
+    for ours, theirs in zip(merged.cells, returned.cells):
+        if ours.cell_type != theirs.cell_type or ours.source != theirs.source:
+            raise ExecutionFailed("the worker returned a notebook whose cells were changed")
+        if ours.cell_type == "code":
+            ours.outputs = theirs.outputs
+            ours.execution_count = theirs.execution_count
+            if "execution" in theirs.metadata:
+                ours.metadata["execution"] = theirs.metadata["execution"]
+    if "language_info" in returned.metadata:
+        merged.metadata["language_info"] = returned.metadata["language_info"]
+    try:
+        nbformat.validate(merged)
+    except Exception as exc:
+        raise ExecutionFailed(f"the executed notebook does not validate: {str(exc)[:200]}") from None
+    return merged
+
+
+@dataclass(frozen=True)
+class BatchContext:
+    """What ``credkit grade`` hands its preprocessors (nbconvert deep-copies resources, so the
+    resources carry only this registry's key)."""
+
+    broker: Broker
+    coursedir: CourseDirectory
+    exclude_overwriting: dict[str, list[str]]
+
+
+_BATCHES: dict[str, BatchContext] = {}
+
+
+def register_batch(key: str, context: BatchContext) -> None:
+    _BATCHES[key] = context
+
+
+def unregister_batch(key: str) -> None:
+    _BATCHES.pop(key, None)
+
+
+def _batch(resources: ResourcesDict) -> BatchContext | None:
+    return _BATCHES.get(resources.get("credkit", {}).get("batch", ""))
+
+
+class SandboxedExecute(NbGraderPreprocessor):
+    """Execute the notebook in the credkit sandbox instead of in the grader's own process."""
+
+    timeout = Integer(30, help="Seconds a single cell may run before it is interrupted.").tag(config=True)
+    startup_timeout = Integer(60, help="Seconds the kernel may take to start.").tag(config=True)
+    total_timeout = Integer(600, help="Seconds one notebook's whole execution may take (wall clock).").tag(config=True)
+    cpu_seconds = Integer(300, help="CPU seconds any one process of the execution may use (RLIMIT_CPU).").tag(config=True)
+    memory_bytes = Integer(2 * 1024**3, help="Address space of any one process (RLIMIT_AS), bytes.").tag(config=True)
+    processes = Integer(128, help="Processes and threads the slot's user may have at once (RLIMIT_NPROC).").tag(config=True)
+    file_bytes = Integer(64 * 1024**2, help="Largest file the learner's code may write (RLIMIT_FSIZE), bytes.").tag(config=True)
+    disk_bytes = Integer(256 * 1024**2, help="Size of the private working copy and of /tmp (tmpfs), bytes.").tag(config=True)
+    output_bytes = Integer(4 * 1024**2, help="Output kept per notebook while it runs; the rest is dropped.").tag(config=True)
+    extra_arguments = List(Unicode(), [], help="Extra arguments for the kernel.").tag(config=True)
+    unsafe_no_sandbox = Bool(
+        False, help="UNSAFE: execute without the sandbox. Grades are recorded as unsandboxed."
+    ).tag(config=True)
+
+    def limits(self) -> Limits:
+        return Limits(
+            cell_timeout=self.timeout, startup_timeout=self.startup_timeout,
+            total_timeout=self.total_timeout, cpu_seconds=self.cpu_seconds,
+            memory_bytes=self.memory_bytes, processes=self.processes, file_bytes=self.file_bytes,
+            disk_bytes=self.disk_bytes, output_bytes=self.output_bytes,
+            extra_arguments=tuple(self.extra_arguments),
+        )
+
+    def _broker(self, resources: ResourcesDict) -> Broker:
+        batch = _batch(resources)
+        if batch is not None:
+            return batch.broker
+        if self.unsafe_no_sandbox:
+            return UnsafeNoSandboxBroker()
+        return DirectBroker()
+
+    def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
+        info = resources["nbgrader"]
+        credkit = resources.setdefault("credkit", {})
+        batch = _batch(resources)
+        coursedir = batch.coursedir if batch else CourseDirectory(config=self.config)
+        exclude = (batch.exclude_overwriting if batch else {}).get(info["assignment"], [])
+        limits = self.limits()
+        files = working_copy(coursedir, info["assignment"], info["student"],
+                             exclude_overwriting=exclude, disk_bytes=limits.disk_bytes)
+        sent = nbformat.writes(nb)
+        executed = self._broker(resources).execute(
+            (info["assignment"], info["student"], info["notebook"]), sent, files, limits)
+        credkit["sandboxed"] = executed.sandboxed
+        credkit["engine"] = executed.engine
+        return merge_outputs(nb, executed.notebook), resources
+
+
+class RecordProvenance(NbGraderPreprocessor):
+    """After SaveAutoGrades: record whether this notebook's grades came from the sandbox."""
+
+    def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
+        info = resources["nbgrader"]
+        credkit = resources.get("credkit", {})
+        batch = _batch(resources)
+        coursedir = batch.coursedir if batch else CourseDirectory(config=self.config)
+        with Gradebook(info["db_url"], coursedir.course_id) as gb:
+            sub = gb.find_submission_notebook(info["notebook"], info["assignment"], info["student"])
+            scores = {g.name: g.auto_score for g in sub.grades}
+        with ProvenanceStore(provenance_path(info["db_url"], coursedir.root)) as store:
+            store.record_notebook(
+                assignment=info["assignment"], student=info["student"], notebook=info["notebook"],
+                sandboxed=bool(credkit.get("sandboxed", False)), engine=str(credkit.get("engine", "")),
+                scores=scores,
+            )
+        return nb, resources
+
+
+def gradebook_auto_scores(db_url: str, course_id: str, assignment: str, student: str) -> dict[str, dict[str, float | None]]:
+    """notebook → grade_id → auto_score, read from the trusted gradebook."""
+    with Gradebook(db_url, course_id) as gb:
+        sub = gb.find_submission(assignment, student)
+        return {nb.name: {g.name: g.auto_score for g in nb.grades} for nb in sub.notebooks}
+

@@ -1,0 +1,338 @@
+"""The sandbox in which learner code runs: bubblewrap + one unprivileged user per worker slot.
+
+Each execution gets:
+
+- a fresh mount namespace holding only the Python installation (read-only), a read-only copy of
+  the runner, and two size-capped tmpfs (the private working copy and ``/tmp``) — no course
+  directory, gradebook, source, other submissions, key file or home directory exists in it;
+- fresh PID, IPC, UTS, cgroup and network namespaces (loopback only: no network);
+- a real unprivileged user of its own (``credkit-slot<N>``), so ``RLIMIT_NPROC`` bounds a fork bomb
+  to its slot and nothing it starts can signal the grader's processes;
+- a scrubbed environment, no capabilities, ``no_new_privs``;
+- ``RLIMIT_CPU``, ``RLIMIT_AS``, ``RLIMIT_NPROC``, ``RLIMIT_FSIZE``, ``RLIMIT_NOFILE``, no core dumps;
+- a per-cell timeout, a total wall-clock deadline, and an output budget enforced while it runs.
+
+When the execution ends (or is killed) the PID namespace goes with it, taking every process the
+learner started.
+"""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import json
+import os
+import pwd
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from kit.errors import SandboxError
+
+__all__ = ["Limits", "Sandbox", "ExecutionFailed", "SLOT_USER_PREFIX"]
+
+SLOT_USER_PREFIX = "credkit-slot"
+RUNNER = Path(__file__).with_name("_runner.py")
+LOCK_DIR = Path("/run/credkit")
+WORKDIR = "/home/learner"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one sandboxed execution (one notebook) may use. Every field has a sane default."""
+
+    cell_timeout: int = 30
+    startup_timeout: int = 60
+    total_timeout: int = 600
+    cpu_seconds: int = 300
+    memory_bytes: int = 2 * 1024**3
+    processes: int = 128
+    file_bytes: int = 64 * 1024**2
+    disk_bytes: int = 256 * 1024**2
+    output_bytes: int = 4 * 1024**2
+    open_files: int = 256
+    extra_arguments: tuple[str, ...] = field(default_factory=tuple)
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+class ExecutionFailed(SandboxError):
+    """This submission's execution failed (limit hit, kernel dead, bad reply); the batch goes on."""
+
+
+def _ancestors(path: str) -> list[str]:
+    parts = Path(path).parts[1:-1]
+    return ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+class Sandbox:
+    """Runs the in-sandbox runner for one notebook at a time on a worker slot.
+
+    Construct with :meth:`Sandbox.create`, which checks that the sandbox can be set up here and
+    raises :class:`SandboxError` if not.
+    """
+
+    def __init__(self, *, bwrap: str, setpriv: str, prlimit: str) -> None:
+        self._bwrap = bwrap
+        self._setpriv = setpriv
+        self._prlimit = prlimit
+
+    @classmethod
+    def create(cls) -> Sandbox:
+        """Find the tools and the privileges the sandbox needs; raise SandboxError if any is missing."""
+        if sys.platform != "linux":
+            raise SandboxError("the grading sandbox needs Linux (bubblewrap, namespaces)")
+        tools = {name: shutil.which(name) for name in ("bwrap", "setpriv", "prlimit")}
+        missing = [name for name, path in tools.items() if path is None]
+        if missing:
+            raise SandboxError(
+                f"cannot set up the grading sandbox: {', '.join(missing)} not found "
+                "(install bubblewrap and util-linux)"
+            )
+        if os.geteuid() != 0:
+            raise SandboxError(
+                "cannot set up the grading sandbox: it needs root to run each worker slot as its "
+                "own unprivileged user (credkit-slot<N>)"
+            )
+        return cls(bwrap=tools["bwrap"], setpriv=tools["setpriv"], prlimit=tools["prlimit"])  # type: ignore[arg-type]
+
+    # -- slots -----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _slot_user(slot: int) -> tuple[int, int]:
+        name = f"{SLOT_USER_PREFIX}{slot}"
+        try:
+            entry = pwd.getpwnam(name)
+        except KeyError:
+            proc = subprocess.run(
+                ["useradd", "--system", "--no-create-home", "--user-group",
+                 "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", name],
+                capture_output=True, text=True,
+            )
+            if proc.returncode not in (0, 9):  # 9: created meanwhile by another worker
+                raise SandboxError(f"cannot create sandbox user {name}: {proc.stderr.strip()}")
+            entry = pwd.getpwnam(name)
+        if entry.pw_uid == 0 or entry.pw_gid == 0:
+            raise SandboxError(f"sandbox user {name} must not be root")
+        return entry.pw_uid, entry.pw_gid
+
+    def acquire_slot(self, max_slots: int = 256) -> tuple[int, int]:
+        """Lock a free slot (across processes on this machine); returns (slot, lock fd)."""
+        LOCK_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+        while True:
+            for slot in range(max_slots):
+                fd = os.open(LOCK_DIR / f"slot-{slot}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    os.close(fd)
+                    continue
+                return slot, fd
+            time.sleep(0.05)
+
+    @staticmethod
+    def release_slot(fd: int) -> None:
+        os.close(fd)
+
+    # -- command line ----------------------------------------------------------------------------
+
+    def command(self, slot: int, limits: Limits) -> list[str]:
+        uid, gid = self._slot_user(slot)
+        prefixes = sorted({os.path.realpath(p) for p in (sys.base_prefix, sys.prefix)})
+        args = [
+            self._prlimit,
+            f"--cpu={limits.cpu_seconds}",
+            f"--as={limits.memory_bytes}",
+            f"--nproc={limits.processes}",
+            f"--fsize={limits.file_bytes}",
+            f"--nofile={limits.open_files}",
+            "--core=0",
+            "--",
+            self._bwrap,
+            "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
+            "--unshare-cgroup-try",
+            "--die-with-parent", "--new-session",
+            "--ro-bind", "/usr", "/usr",
+            "--symlink", "usr/lib", "/lib",
+            "--symlink", "usr/lib64", "/lib64",
+            "--symlink", "usr/bin", "/bin",
+            "--symlink", "usr/sbin", "/sbin",
+            "--proc", "/proc",
+            "--dev", "/dev",
+        ]
+        for name in ("ld.so.cache", "localtime", "fonts", "mime.types"):
+            if os.path.exists(f"/etc/{name}"):
+                args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
+        made: set[str] = set()
+        for prefix in prefixes:
+            if prefix.startswith("/usr/") or prefix == "/usr":
+                continue
+            for parent in _ancestors(prefix + "/x"):
+                if parent not in made:
+                    made.add(parent)
+                    args += ["--perms", "0755", "--dir", parent]
+            args += ["--ro-bind", prefix, prefix]
+        args += [
+            "--perms", "0755", "--dir", "/opt/credkit",
+            "--ro-bind", str(RUNNER), "/opt/credkit/runner.py",
+            "--size", str(limits.disk_bytes), "--perms", "1777", "--tmpfs", "/tmp",
+            "--size", str(limits.disk_bytes), "--perms", "0777", "--tmpfs", WORKDIR,
+            "--chdir", WORKDIR,
+            self._setpriv,
+            f"--reuid={uid}", f"--regid={gid}", "--clear-groups",
+            "--inh-caps=-all", "--bounding-set=-all",
+            "--",
+            os.path.join(sys.prefix, "bin", "python"), "-I", "/opt/credkit/runner.py",
+        ]
+        return args
+
+    @staticmethod
+    def environment() -> dict[str, str]:
+        """The whole environment learner code sees: nothing of the grader's."""
+        return {
+            "PATH": f"{os.path.join(sys.prefix, 'bin')}:/usr/bin:/bin",
+            "HOME": WORKDIR,
+            "USER": "learner",
+            "LOGNAME": "learner",
+            "LANG": "C.UTF-8",
+            "TMPDIR": "/tmp",
+            "IPYTHONDIR": "/tmp/.ipython",
+            "JUPYTER_RUNTIME_DIR": "/tmp/.jupyter-runtime",
+            "JUPYTER_CONFIG_DIR": "/tmp/.jupyter",
+            "JUPYTER_DATA_DIR": "/tmp/.jupyter-data",
+            "JUPYTER_PLATFORM_DIRS": "1",
+            "MPLCONFIGDIR": "/tmp/.matplotlib",
+            "MPLBACKEND": "agg",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+
+    # -- one execution ---------------------------------------------------------------------------
+
+    def execute(self, notebook: str, files: dict[str, bytes], limits: Limits) -> str:
+        """Execute a sanitized notebook (JSON text) in the sandbox; return the executed notebook text.
+
+        Raises ExecutionFailed when the execution broke a limit or did not produce a notebook.
+        """
+        slot, lock = self.acquire_slot()
+        try:
+            return self._execute_on(slot, notebook, files, limits)
+        finally:
+            self.release_slot(lock)
+
+    def _execute_on(self, slot: int, notebook: str, files: dict[str, bytes], limits: Limits) -> str:
+        request = json.dumps({
+            "notebook": notebook,
+            "files": [[rel, base64.b64encode(data).decode()] for rel, data in sorted(files.items())],
+            "cell_timeout": limits.cell_timeout,
+            "startup_timeout": limits.startup_timeout,
+            "output_limit": limits.output_bytes,
+            "extra_arguments": list(limits.extra_arguments),
+        }).encode()
+        # The reply holds the notebook plus at most the output budget (JSON-escaped, so doubled).
+        reply_cap = 2 * len(request) + 4 * limits.output_bytes + 1024**2
+        proc = subprocess.Popen(
+            self.command(slot, limits),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            env=self.environment(), cwd="/", start_new_session=True, close_fds=True,
+        )
+        try:
+            out, why = _exchange(proc, request, reply_cap, limits.total_timeout)
+        finally:
+            _kill(proc)
+        if why:
+            raise ExecutionFailed(why)
+        try:
+            reply = json.loads(out)
+        except ValueError:
+            raise ExecutionFailed(
+                f"the sandbox returned no reply (exit status {proc.returncode}; "
+                "the runner was killed or hit a limit)"
+            ) from None
+        if not isinstance(reply, dict) or not reply.get("ok") or not isinstance(reply.get("notebook"), str):
+            reason = reply.get("reason") if isinstance(reply, dict) else None
+            raise ExecutionFailed(f"execution failed in the sandbox: {str(reason)[:300]}")
+        return reply["notebook"]
+
+    def probe(self) -> dict[str, object]:
+        """Run a tiny notebook that looks around the sandbox; returns what it saw (for checks)."""
+        import nbformat
+
+        code = (
+            "import os, socket, json\n"
+            "seen = {'uid': os.getuid(), 'root': sorted(os.listdir('/')), 'env': sorted(os.environ)}\n"
+            "try:\n"
+            "    socket.create_connection(('1.1.1.1', 53), timeout=1); seen['net'] = True\n"
+            "except OSError:\n"
+            "    seen['net'] = False\n"
+            "print(json.dumps(seen))\n"
+        )
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        out = nbformat.reads(self.execute(nbformat.writes(nb), {}, Limits(cell_timeout=20)), as_version=4)
+        text = "".join(o.get("text", "") for o in out.cells[0].outputs if o.output_type == "stream")
+        seen: dict[str, object] = json.loads(text)
+        if seen["uid"] == 0 or seen["net"]:
+            raise SandboxError(f"sandbox probe failed: {seen}")
+        return seen
+
+
+def _exchange(proc: subprocess.Popen[bytes], request: bytes, cap: int, deadline_s: float) -> tuple[bytes, str]:
+    """Feed the request, read the reply up to ``cap`` bytes before the deadline. Returns (reply, why)."""
+    assert proc.stdin is not None and proc.stdout is not None
+    deadline = time.monotonic() + deadline_s
+    sel = selectors.DefaultSelector()
+    os.set_blocking(proc.stdin.fileno(), False)
+    os.set_blocking(proc.stdout.fileno(), False)
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    sel.register(proc.stdin, selectors.EVENT_WRITE)
+    pending = memoryview(request)
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return b"", f"total time limit of {deadline_s:g} s exceeded"
+            events = sel.select(timeout=min(left, 1.0))
+            for key, _ in events:
+                if key.fileobj is proc.stdin:
+                    try:
+                        n = os.write(proc.stdin.fileno(), pending[:65536])
+                    except BrokenPipeError:
+                        n = len(pending)
+                    pending = pending[n:]
+                    if not pending:
+                        sel.unregister(proc.stdin)
+                        proc.stdin.close()
+                else:
+                    data = os.read(proc.stdout.fileno(), 1 << 20)
+                    if not data:
+                        proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+                        return b"".join(chunks), ""
+                    size += len(data)
+                    if size > cap:
+                        return b"", f"output limit exceeded (more than {cap} bytes)"
+                    chunks.append(data)
+    except subprocess.TimeoutExpired:
+        return b"", f"total time limit of {deadline_s:g} s exceeded"
+    finally:
+        sel.close()
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    """Kill bwrap's session; its PID namespace dies with it, and with that every learner process."""
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    proc.wait()
+    for stream in (proc.stdin, proc.stdout):
+        if stream is not None and not stream.closed:
+            stream.close()

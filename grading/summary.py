@@ -1,0 +1,87 @@
+"""End-of-batch summary: counts, failures with reasons, and per-skill pass rates.
+
+Per-skill figures come from :func:`skill_pass_rates`, which takes the graded cells' scores (read
+from the trusted gradebook) and a ``grade_id → skills`` map — the manifest's cell map plugs in there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+__all__ = ["skill_pass_rates", "batch_summary", "format_summary", "gradebook_cell_scores"]
+
+
+def skill_pass_rates(
+    submissions: Iterable[Mapping[str, tuple[float, float]]],
+    cell_skills: Mapping[str, Sequence[str]],
+    thresholds: Mapping[str, float] | None = None,
+) -> dict[str, dict[str, float | int]]:
+    """Per skill: how many submissions earned at least its threshold.
+
+    ``submissions`` yields, per learner, ``grade_id → (earned, possible)``. A cell mapped to two
+    skills counts fully in each. ``thresholds`` gives, per skill, the fraction of the skill's
+    possible points needed (default 1.0); the comparison is ``earned >= threshold * possible``.
+    """
+    thresholds = thresholds or {}
+    skills = sorted({s for names in cell_skills.values() for s in names})
+    passed = dict.fromkeys(skills, 0)
+    total = 0
+    for cells in submissions:
+        total += 1
+        for skill in skills:
+            earned = possible = 0.0
+            for grade_id, names in cell_skills.items():
+                if skill in names and grade_id in cells:
+                    e, p = cells[grade_id]
+                    earned += e
+                    possible += p
+            if possible > 0 and earned >= thresholds.get(skill, 1.0) * possible:
+                passed[skill] += 1
+    return {
+        skill: {"passed": passed[skill], "learners": total, "rate": (passed[skill] / total) if total else 0.0}
+        for skill in skills
+    }
+
+
+def gradebook_cell_scores(db_url: str, course_id: str, assignment: str, students: Iterable[str]) -> Iterable[dict[str, tuple[float, float]]]:
+    """Yield ``grade_id → (score, max_score)`` per learner, from the gradebook (one at a time)."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(db_url, course_id) as gb:
+        for student in students:
+            sub = gb.find_submission(assignment, student)
+            yield {g.name: (float(g.score or 0.0), float(g.max_score)) for nb in sub.notebooks for g in nb.grades}
+
+
+def batch_summary(result: Any, skills: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A JSON-able summary of a BatchResult (``skills`` from :func:`skill_pass_rates`, if any)."""
+    failures = [
+        {"learner": s.student, "assessment": s.assignment, "reason": s.reason}
+        for s in result.submissions if s.status == "failed"
+    ]
+    graded = [s for s in result.submissions if s.status == "graded"]
+    return {
+        "graded": len(graded),
+        "failed": len(failures),
+        "skipped": result.count("skipped"),
+        "failures": failures,
+        "engine": result.engine,
+        "workers": result.workers,
+        "seconds": round(result.seconds, 3),
+        "per_submission_seconds": round(result.seconds / len(graded), 3) if graded else None,
+        "prefetch": {"hits": result.prefetch_hits, "misses": result.prefetch_misses},
+        "skills": dict(skills or {}),
+    }
+
+
+def format_summary(summary: Mapping[str, Any]) -> str:
+    lines = [
+        f"graded {summary['graded']}, failed {summary['failed']}, skipped {summary['skipped']} "
+        f"in {summary['seconds']:.1f} s on {summary['engine']} ({summary['workers']} workers)"
+    ]
+    for f in summary["failures"]:
+        lines.append(f"  failed: {f['learner']}: {f['reason']}")
+    for skill, row in summary["skills"].items():
+        lines.append(f"  skill {skill}: {row['passed']}/{row['learners']} passed ({100 * row['rate']:.0f}%)")
+    return "\n".join(lines)
