@@ -164,7 +164,7 @@ def _verify_cli(*paths: Path) -> subprocess.CompletedProcess[str]:
 def test_panel_lists_the_learners_credentials_with_server_status(page: Page, lab: Lab) -> None:
     ids = lab.wallets.ids
     cards = page.locator("#credkit-credentials .credkit-card")
-    expect(cards).to_have_count(4)  # bob's credential in ada's folder is not listed
+    expect(cards).to_have_count(7)  # bob's credential in ada's folder is not listed
     good = card(page, ids["good"])
     expect(good.locator(".credkit-name")).to_have_text("pandas data wrangling")
     expect(good.locator(".credkit-issuer")).to_have_text("Example University")
@@ -176,6 +176,10 @@ def test_panel_lists_the_learners_credentials_with_server_status(page: Page, lab
     expect(card(page, ids["tampered"]).locator(".credkit-status")).to_have_attribute("data-status", "invalid")
     expect(card(page, ids["tampered"]).locator(".credkit-status")).to_have_text("Invalid")
     expect(card(page, ids["expired"]).locator(".credkit-status")).to_have_attribute("data-status", "expired")
+    expect(card(page, ids["revoked"]).locator(".credkit-status")).to_have_attribute("data-status", "revoked")
+    expect(card(page, ids["revoked"]).locator(".credkit-status")).to_have_text("Revoked")
+    expect(card(page, ids["suspended"]).locator(".credkit-status")).to_have_attribute("data-status", "suspended")
+    expect(card(page, ids["not-revoked"]).locator(".credkit-status")).to_have_attribute("data-status", "verified")
     # the badge artwork loaded (an <img> that failed would have naturalWidth 0)
     image = good.locator("img.credkit-badge")
     expect(image).to_have_attribute("src", f"/credkit/credentials/{ids['good']}/image.svg")
@@ -229,7 +233,7 @@ def test_details_downloads_verify_and_share(page: Page, lab: Lab, tmp_path: Path
     details.locator(".credkit-reverify").click()
     expect(page.locator(".Toastify__toast").filter(has_text="pandas data wrangling: Verified")).to_be_visible()
     details.locator(".credkit-back").click()
-    expect(page.locator("#credkit-credentials .credkit-card")).to_have_count(4)
+    expect(page.locator("#credkit-credentials .credkit-card")).to_have_count(7)
 
 
 def test_tampering_after_load_shows_invalid_on_reverify(page: Page, lab: Lab) -> None:
@@ -257,7 +261,7 @@ def test_new_credential_notification_and_empty_state(page: Page, lab: Lab, tmp_p
     page.locator("#credkit-credentials .credkit-refresh").click()
     expect(page.locator(".Toastify__toast").filter(has_text="New credential: pandas data wrangling")).to_be_visible()
     expect(card(page, new_id)).to_be_visible()
-    expect(page.locator("#credkit-credentials .credkit-card")).to_have_count(5)
+    expect(page.locator("#credkit-credentials .credkit-card")).to_have_count(8)
 
     aside = tmp_path / "aside"
     shutil.move(wallet, aside)
@@ -270,7 +274,7 @@ def test_new_credential_notification_and_empty_state(page: Page, lab: Lab, tmp_p
     finally:
         shutil.move(aside, wallet)
     page.locator("#credkit-credentials .credkit-refresh").click()
-    expect(page.locator("#credkit-credentials .credkit-card")).to_have_count(5)
+    expect(page.locator("#credkit-credentials .credkit-card")).to_have_count(8)
 
 
 def test_skill_progress_widget_in_a_notebook(page: Page, lab: Lab) -> None:

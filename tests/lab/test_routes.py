@@ -93,7 +93,7 @@ async def test_list_shows_only_the_learners_credentials_each_verified(jp_fetch, 
     listing = await fetch_json(jp_fetch, "credkit", "credentials")
     assert listing["learner"] == "ada"
     by_id = {c["id"]: c for c in listing["credentials"]}
-    assert set(by_id) == {wallets.ids[r] for r in ("good", "second", "tampered", "expired")}
+    assert set(by_id) == {wallets.ids[r] for r in ("good", "second", "tampered", "expired", "revoked", "suspended", "not-revoked")}
     good = by_id[wallets.ids["good"]]
     assert good["verification"]["status"] == "verified" and good["verification"]["verified"] is True
     assert good["name"] == "pandas data wrangling"
@@ -108,6 +108,18 @@ async def test_list_shows_only_the_learners_credentials_each_verified(jp_fetch, 
     assert tampered["status"] == "invalid"
     assert any(c["check"] == "proof" and c["passed"] is False for c in tampered["checks"])
     assert by_id[wallets.ids["expired"]]["verification"]["status"] == "expired"
+    # revocation and suspension come from the signed status lists in the wallet's status/ folder
+    assert by_id[wallets.ids["revoked"]]["verification"]["status"] == "revoked"
+    assert by_id[wallets.ids["suspended"]]["verification"]["status"] == "suspended"
+    assert by_id[wallets.ids["not-revoked"]]["verification"]["status"] == "verified"
+
+
+async def test_status_needs_the_wallets_status_list(jp_fetch, wallets: Wallets) -> None:
+    for path in (wallets.root / "ada" / "status").glob("*.json"):
+        path.unlink()
+    report = await fetch_json(jp_fetch, "credkit", "credentials", wallets.ids["revoked"], "verify", method="POST", body=b"")
+    assert report["status"] == "invalid"
+    assert any(c["check"] == "status" and "was not provided" in c["message"] for c in report["checks"])
 
 
 async def test_get_one_returns_document_and_verification(jp_fetch, wallets: Wallets) -> None:

@@ -62,5 +62,6 @@ def test_credential_cards_verify_json_and_baked_badges(wallets: Wallets, tmp_pat
     assert CredentialCard(broken).report["status"] == "invalid"
     box = wallet_cards(ada)
     statuses = sorted(card.report["status"] for card in box.children)
-    assert statuses == ["expired", "invalid", "verified", "verified", "verified"]  # bob's copy verifies: it is genuine
+    # bob's copy verifies (it is genuine); the revoked and suspended ones read the wallet's status lists
+    assert statuses == ["expired", "invalid", "revoked", "suspended", "verified", "verified", "verified", "verified"]
     assert json.loads((ada / f"{wallets.ids['good']}.json").read_text())["id"].startswith("urn:uuid:")
