@@ -2,8 +2,10 @@
 
 ``SkillProgress("ps1.ipynb")`` runs the notebook's *visible* tests through nbgrader's validation
 (a fresh kernel, nbgrader's own execution and scoring rule) and shows, per skill, which visible
-tests pass, and what each credential requires. It reads the learner-safe skill map that release
-ships next to the notebook, ``credkit-skills.json``::
+tests pass, and what each credential requires. It reads the learner-safe skill map that
+``credkit release`` ships next to the notebook, ``credkit-skills.json`` (format 1: skills with their
+``visible_tests`` and ``possible`` points, credentials' ``requires`` with ``points_needed``); a
+short form is read too::
 
     {"skills": [{"id": "groupby", "name": "Aggregate with groupby", "tests": ["test_groupby", ...]}],
      "credentials": [{"id": "https://…/pandas", "name": "pandas wrangling", "skills": {"groupby": 0.8}}]}
@@ -31,7 +33,7 @@ from kit.artwork import badge_svg, credential_artwork_inputs
 from kit.baking import unbake
 from kit.errors import CredkitError, ManifestError
 
-__all__ = ["CredentialCard", "SkillMap", "SkillProgress", "SkillResult", "run_visible_tests", "wallet_cards"]
+__all__ = ["CredentialCard", "Requirement", "SkillMap", "SkillProgress", "SkillResult", "run_visible_tests", "wallet_cards"]
 
 SKILL_MAP_FILE = "credkit-skills.json"
 
@@ -40,37 +42,72 @@ SKILL_MAP_FILE = "credkit-skills.json"
 
 
 @dataclass(frozen=True)
+class Requirement:
+    skill: str
+    points_needed: float | None  # release's absolute rule: earned points >= points_needed
+    fraction: float | None  # or a fraction of the skill's points
+
+
+@dataclass(frozen=True)
 class SkillMap:
-    skills: list[dict[str, Any]]
-    credentials: list[dict[str, Any]]
+    """Skills with their visible test cells, and what each credential requires of which skill."""
+
+    skills: list[dict[str, Any]]  # {"id", "name", "tests": [grade_id], "possible": float | None}
+    credentials: list[dict[str, Any]]  # {"id", "name", "requires": [Requirement]}
 
     @classmethod
     def load(cls, path: Path) -> SkillMap:
-        """Parse ``credkit-skills.json``; raises ManifestError naming the file and the problem."""
+        """Parse ``credkit-skills.json``; raises ManifestError naming the file and the problem.
+
+        Reads the map ``credkit release`` writes (``format`` 1: ``visible_tests`` per skill,
+        ``requires`` with ``points_needed``) and the short form (``tests`` per skill, credentials'
+        ``skills`` as {skill id: threshold fraction}).
+        """
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ManifestError(f"{path}: no skill map here (release ships {SKILL_MAP_FILE} with the notebook)") from None
         except ValueError as exc:
             raise ManifestError(f"{path}: not JSON ({exc})") from None
-        skills = data.get("skills") if isinstance(data, dict) else None
-        credentials = data.get("credentials", []) if isinstance(data, dict) else None
-        if not isinstance(skills, list) or not isinstance(credentials, list):
+        raw_skills = data.get("skills") if isinstance(data, dict) else None
+        raw_credentials = data.get("credentials", []) if isinstance(data, dict) else None
+        if not isinstance(raw_skills, list) or not isinstance(raw_credentials, list):
             raise ManifestError(f"{path}: expected {{'skills': [...], 'credentials': [...]}}")
-        ids = set()
-        for skill in skills:
-            if not (isinstance(skill, dict) and isinstance(skill.get("id"), str) and isinstance(skill.get("tests"), list)):
-                raise ManifestError(f"{path}: each skill needs an 'id' and a list of 'tests' (grade ids)")
-            ids.add(skill["id"])
-        for credential in credentials:
-            required = credential.get("skills") if isinstance(credential, dict) else None
-            if not isinstance(required, dict):
-                raise ManifestError(f"{path}: each credential needs 'skills': {{skill id: threshold fraction}}")
-            for skill_id, threshold in required.items():
-                if skill_id not in ids:
-                    raise ManifestError(f"{path}: credential {credential.get('id')!r} requires unknown skill {skill_id!r}")
-                if not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
-                    raise ManifestError(f"{path}: threshold for {skill_id!r} must be a fraction between 0 and 1")
+        skills = []
+        for skill in raw_skills:
+            if not (isinstance(skill, dict) and isinstance(skill.get("id"), str)):
+                raise ManifestError(f"{path}: each skill needs an 'id'")
+            if isinstance(skill.get("visible_tests"), list):
+                tests = [t["grade_id"] for t in skill["visible_tests"] if isinstance(t, dict) and isinstance(t.get("grade_id"), str)]
+            elif isinstance(skill.get("tests"), list):
+                tests = [t for t in skill["tests"] if isinstance(t, str)]
+            else:
+                raise ManifestError(f"{path}: skill {skill['id']!r} lists no tests ('visible_tests' or 'tests')")
+            possible = skill.get("possible")
+            skills.append({"id": skill["id"], "name": skill.get("name") or skill["id"], "tests": tests,
+                           "possible": float(possible) if isinstance(possible, (int, float)) else None})
+        ids = {s["id"] for s in skills}
+        credentials = []
+        for credential in raw_credentials:
+            if not isinstance(credential, dict):
+                raise ManifestError(f"{path}: each credential must be an object")
+            requires: list[Requirement] = []
+            if isinstance(credential.get("requires"), list):
+                for need in credential["requires"]:
+                    needed, fraction = need.get("points_needed"), need.get("fraction")
+                    requires.append(Requirement(str(need.get("skill")), float(needed) if needed is not None else None,
+                                                float(fraction) if fraction is not None else None))
+            elif isinstance(credential.get("skills"), dict):
+                for skill_id, threshold in credential["skills"].items():
+                    if not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
+                        raise ManifestError(f"{path}: threshold for {skill_id!r} must be a fraction between 0 and 1")
+                    requires.append(Requirement(skill_id, None, float(threshold)))
+            else:
+                raise ManifestError(f"{path}: credential {credential.get('id')!r} says nothing of what it requires")
+            for need in requires:
+                if need.skill not in ids:
+                    raise ManifestError(f"{path}: credential {credential.get('id')!r} requires unknown skill {need.skill!r}")
+            credentials.append({"id": credential.get("id"), "name": credential.get("name") or credential.get("id"), "requires": requires})
         return cls(skills=skills, credentials=credentials)
 
 
@@ -112,11 +149,20 @@ class SkillResult:
     failed: list[str]
     missing: list[str]
     earned: float
-    possible: float
+    possible: float  # of the visible tests in this notebook
+    skill_possible: float | None = None  # of the whole skill, hidden tests included (from the map)
 
     @property
     def fraction(self) -> float | None:
-        return self.earned / self.possible if self.possible else None
+        total = self.skill_possible or self.possible
+        return self.earned / total if total else None
+
+    def meets(self, need: Requirement) -> bool:
+        """Whether the visible points already reach what the credential needs of this skill."""
+        if need.points_needed is not None:
+            return self.earned >= need.points_needed
+        fraction = self.fraction
+        return fraction is not None and need.fraction is not None and fraction >= need.fraction
 
 
 def skill_results(skill_map: SkillMap, scores: dict[str, tuple[float, float]]) -> list[SkillResult]:
@@ -130,7 +176,7 @@ def skill_results(skill_map: SkillMap, scores: dict[str, tuple[float, float]]) -
             got, out_of = scores[grade_id]
             earned, possible = earned + got, possible + out_of
             (passed if got >= out_of else failed).append(grade_id)
-        results.append(SkillResult(skill["id"], skill.get("name") or skill["id"], passed, failed, missing, earned, possible))
+        results.append(SkillResult(skill["id"], skill["name"], passed, failed, missing, earned, possible, skill.get("possible")))
     return results
 
 
@@ -194,7 +240,8 @@ class SkillProgress(widgets.VBox):
         rows = []
         for r in results:
             state = "pass" if r.possible and not r.failed else "fail"
-            fraction = f"{r.earned:g} / {r.possible:g} points" if r.possible else "no visible tests in this notebook"
+            of = f" (of {r.skill_possible:g} in all)" if r.skill_possible and r.skill_possible != r.possible else ""
+            fraction = f"{r.earned:g} / {r.possible:g} points{of}" if r.possible else "no visible tests in this notebook"
             tests = ", ".join([f"✓ {t}" for t in r.passed] + [f"✗ {t}" for t in r.failed])
             rows.append(
                 f'<tr class="credkit-skill credkit-skill-{state}" data-skill="{_e(r.id)}"><td class="{state}">{"✓" if state == "pass" else "✗"}</td>'
@@ -204,11 +251,12 @@ class SkillProgress(widgets.VBox):
         for credential in skill_map.credentials:
             needs = []
             on_track = True
-            for skill_id, threshold in credential["skills"].items():
-                fraction = by_id[skill_id].fraction
-                ok = fraction is not None and fraction >= threshold
+            for need in credential["requires"]:
+                result = by_id[need.skill]
+                ok = result.meets(need)
                 on_track = on_track and ok
-                needs.append(f'<span class="{"pass" if ok else "fail"}">{_e(by_id[skill_id].name)} ≥ {threshold:.0%}</span>')
+                amount = f"{need.points_needed:g} points" if need.points_needed is not None else f"{need.fraction:.0%}"
+                needs.append(f'<span class="{"pass" if ok else "fail"}">{_e(result.name)} ≥ {_e(amount)}</span>')
             verdict = "visible tests meet this" if on_track else "not yet"
             credentials.append(
                 f'<tr class="credkit-credential" data-on-track="{str(on_track).lower()}"><td>{_e(credential.get("name") or credential.get("id"))}</td>'

@@ -65,3 +65,43 @@ def test_credential_cards_verify_json_and_baked_badges(wallets: Wallets, tmp_pat
     # bob's copy verifies (it is genuine); the revoked and suspended ones read the wallet's status lists
     assert statuses == ["expired", "invalid", "revoked", "suspended", "verified", "verified", "verified", "verified"]
     assert json.loads((ada / f"{wallets.ids['good']}.json").read_text())["id"].startswith("urn:uuid:")
+
+
+def test_skill_progress_on_a_released_shipped_assessment(tmp_path: Path) -> None:
+    """credkit release's own skill map and released notebook; the learner's work misses one skill."""
+    import shutil
+
+    from grading.manifest import load_assessment
+    from tests.assessments.course import make_course
+
+    assessment = load_assessment(Path(__file__).resolve().parents[2] / "assessments" / "python-data-analysis" / "foundations")
+    course = make_course(tmp_path, assessment)
+    learner_copy = tmp_path / "ada" / assessment.id
+    shutil.copytree(course / "release" / assessment.id, learner_copy)
+    released_map = json.loads((learner_copy / "credkit-skills.json").read_text())
+    assert released_map["format"] == 1  # the map release writes, not a hand-made one
+    notebook = learner_copy / assessment.notebooks[0]
+
+    # words not lower-cased: the visible word-count test ("Rain, rain; ...") catches it
+    shutil.copy(assessment.folder / "corpus" / "partial-collections.ipynb", notebook)
+    progress = SkillProgress(notebook)
+    results = {r.id: r for r in progress.check()}
+    assert set(results) == {"control-flow", "collections", "data-files"}
+    assert "test_word_counts" in results["collections"].failed
+    assert not results["control-flow"].failed and not results["data-files"].failed
+    html = progress.view.value
+    assert 'data-skill="collections"' in html and "credkit-skill-fail" in html
+    assert html.count('data-on-track="true"') == 2 and html.count('data-on-track="false"') == 1
+
+    # wrong only at the boundaries, which only hidden tests probe: the visible tests all pass, the
+    # widget says grading runs more, and nothing of the hidden tests shows
+    shutil.copy(assessment.folder / "corpus" / "partial-control-flow.ipynb", notebook)
+    progress = SkillProgress(notebook)
+    results = {r.id: r for r in progress.check()}
+    assert all(not r.failed and r.earned == r.possible > 0 for r in results.values())
+    assert "hidden tests" in progress.view.value and "4.99" not in progress.view.value
+
+    untouched = tmp_path / "blank"
+    shutil.copytree(course / "release" / assessment.id, untouched)
+    blank = {r.id: r for r in SkillProgress(untouched / assessment.notebooks[0]).check()}
+    assert all(r.failed and r.earned == 0 for r in blank.values())
