@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import glob
-import hashlib
 import json
 import os
 import re
@@ -22,6 +21,7 @@ from kit.artwork import badge_png, badge_svg, credential_artwork_inputs
 from kit.baking import bake_png, bake_svg, image_kind
 from kit.credentials import identity_hash
 from kit.errors import CredkitError, InvalidCredential
+from kit.exchange import CREDENTIALS_DROP_ID, credential_drop_name, drop_folder, status_folder
 
 __all__ = [
     "CREDENTIALS_DROP_ID",
@@ -32,12 +32,8 @@ __all__ = [
     "is_credential_id",
 ]
 
-# Exchange contract: a course releases a learner's credentials into
-# <exchange>/<course>/credentials/<drop>/<uuid>.json, <drop> being nbgrader's notebook_hash of the
-# submission's secret with this id -- the secret only the learner's server and the course hold, so
-# nobody can guess another learner's drop (nbgrader's feedback uses the same scheme).
-# Status lists are public and sit in <exchange>/<course>/credentials/status/.
-CREDENTIALS_DROP_ID = "credkit-credentials"
+# The exchange layout (kit.exchange): a submission's credentials in
+# <exchange>/<course>/credentials/<drop>/, public status lists in .../credentials/status/.
 
 _UUID = re.compile(r"\A[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 _SAFE_NAME = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,200}\Z")
@@ -54,14 +50,6 @@ class NotYourCredential(InvalidCredential):
 def is_credential_id(value: str) -> bool:
     """A wallet id is a lower-case UUID: the credential's file name without ``.json``."""
     return bool(_UUID.match(value))
-
-
-def credential_drop_name(submission_secret: str) -> str:
-    """The exchange folder name for one submission's credentials (nbgrader's notebook_hash)."""
-    md5 = hashlib.md5(usedforsecurity=False)
-    md5.update(submission_secret.encode("utf-8"))
-    md5.update(CREDENTIALS_DROP_ID.encode("utf-8"))
-    return md5.hexdigest()
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -282,12 +270,11 @@ class Wallet:
         for course in course_ids:
             if not _SAFE_NAME.match(course):
                 continue
-            released = exchange_root / course / "credentials"
-            if not released.is_dir():
+            if not (exchange_root / course / "credentials").is_dir():
                 continue
             for secret_file in sorted(glob.glob(str(cache / course / "*+*+*" / "submission_secret.txt"))):
                 secret = Path(secret_file).read_text(encoding="utf-8")
-                drop = released / credential_drop_name(secret)
+                drop = drop_folder(exchange_root, course, secret)
                 if not drop.is_dir():
                     continue
                 for source in sorted(drop.glob("*.json")):
@@ -301,7 +288,7 @@ class Wallet:
                         continue
                     self._copy_in(source, self.root / source.name)
                     new.append(source.stem)
-            status_source = released / "status"
+            status_source = status_folder(exchange_root, course)
             if status_source.is_dir():
                 for source in sorted(status_source.glob("*.json")):
                     if not _SAFE_NAME.match(source.name):

@@ -21,6 +21,9 @@ from kit.baking import unbake
 from tests.helpers import CREDKIT
 from tests.lab.conftest import ADA_EMAIL, Wallets, ada_award, build_wallets
 
+# The suite shares two cores with kernels and sandboxes: give the UI time, not luck.
+expect.set_options(timeout=20_000)
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import tornado.httpclient
 
-from credkit_jupyter.wallet import credential_drop_name
+from kit.exchange import credential_drop_name
 from kit.baking import unbake
 from tests.helpers import CREDKIT
 from tests.lab.conftest import ADA_EMAIL, Wallets
@@ -234,3 +234,12 @@ async def test_fetch_copies_released_credentials_and_status_lists(jp_fetch, wall
     assert again == {"new": [], "statusLists": []}
     listing = await fetch_json(jp_fetch, "credkit", "credentials")
     assert new_id in {c["id"] for c in listing["credentials"]}
+
+
+def test_drop_name_is_nbgraders_notebook_hash() -> None:
+    from nbgrader.utils import notebook_hash
+
+    from kit.exchange import CREDENTIALS_DROP_ID
+
+    assert credential_drop_name("s3cret") == notebook_hash(secret="s3cret", notebook_id=CREDENTIALS_DROP_ID)
+    assert credential_drop_name("s3cret") != credential_drop_name("s3cret2")
