@@ -25,7 +25,7 @@ $(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
 	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-demo: $(STAMP)
+demo: system-packages $(STAMP)
 	$(BIN)/credkit demo --out demo
 
 # Debian packages the tests use (the grading sandbox's bubblewrap, setpriv and prlimit; PostgreSQL

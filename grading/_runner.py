@@ -1,9 +1,11 @@
 """Runs inside the sandbox: execute one notebook with nbgrader's own Execute preprocessor.
 
 This file is bind-mounted read-only into the sandbox and run as the slot's unprivileged user. It
-reads one JSON request on stdin (the sanitized notebook, the working-copy files, the limits), writes
-the files into its private tmpfs working directory, executes the notebook, and writes one JSON reply
-on a private copy of stdout. Nothing it returns is trusted: the coordinator keeps only outputs.
+starts a kernel first (so a sandbox can be started ahead of time, "warm", while another one runs),
+then reads one JSON request on stdin (the sanitized notebook, the working-copy files, the limits),
+writes the files into its private tmpfs working directory, executes the notebook, and writes one
+JSON reply on a private copy of stdout. Nothing it returns is trusted: the coordinator keeps only
+outputs. One runner executes one notebook, then its whole sandbox is torn down.
 
 It imports only the standard library until the request is read, and never this package (the
 package's checkout is not mounted) nor nbgrader (a second of imports per execution): the execution
@@ -22,21 +24,22 @@ import sys
 PR_SET_DUMPABLE = 4
 
 
-def _private_stdout() -> int:
-    """Keep fd 1 for the reply; the kernel and anything it starts get /dev/null on 1 and 2.
+def _private_stdio() -> tuple[int, int]:
+    """Keep fds 0 and 1 for the request and the reply; everything started later gets /dev/null.
 
-    The copy is close-on-exec and the process is made non-dumpable, so learner code running as the
-    same user can neither inherit it nor reach it through /proc/<pid>/fd.
+    The copies are close-on-exec and the process is made non-dumpable, so learner code running as
+    the same user can neither inherit them nor reach them through /proc/<pid>/fd.
     """
-    reply_fd = os.dup(1)  # non-inheritable by default
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)
-    os.dup2(devnull, 2)
+    request_fd = os.dup(0)  # non-inheritable by default
+    reply_fd = os.dup(1)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
     os.close(devnull)
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE) failed")
-    return reply_fd
+    return request_fd, reply_fd
 
 
 def _write_files(files: list[list[str]]) -> None:
@@ -50,73 +53,204 @@ def _write_files(files: list[list[str]]) -> None:
             fh.write(base64.b64decode(b64))
 
 
-def main() -> int:
-    request = json.loads(sys.stdin.buffer.read())
-    reply_fd = _private_stdout()
-    reply: dict[str, object]
-    try:
-        _write_files(request["files"])
-        os.environ["NBGRADER_EXECUTION"] = "autograde"
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while True:
+        data = os.read(fd, 1 << 20)
+        if not data:
+            return b"".join(chunks)
+        chunks.append(data)
 
+
+STANDBY_KERNEL = "python3"
+# In the sandbox the harness is mounted beside the runner as harness.py; unsandboxed it is _harness.py.
+HARNESS = next(p for p in (os.path.join(os.path.dirname(os.path.abspath(__file__)), name)
+                           for name in ("harness.py", "_harness.py")) if os.path.exists(p))
+
+
+def _is_test_cell(cell) -> bool:  # type: ignore[no-untyped-def]
+    md = cell.get("metadata", {}).get("nbgrader", {})
+    return cell.get("cell_type") == "code" and bool(md.get("grade")) and not md.get("solution")
+
+
+def _strict_asserts(source: str, eq_name: str) -> str:
+    """``assert a == b`` → ``assert <strict equality>(a, b)`` in a test cell's code.
+
+    Cells that are not plain Python (magics, shell escapes) are left as they are.
+    """
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return source
+
+    class Rewrite(ast.NodeTransformer):
+        changed = False
+
+        def visit_Assert(self, node: ast.Assert) -> ast.Assert:
+            test = node.test
+            if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq):
+                node.test = ast.copy_location(ast.Call(
+                    func=ast.Name(id=eq_name, ctx=ast.Load()),
+                    args=[test.left, test.comparators[0]], keywords=[]), test)
+                self.changed = True
+            return node
+
+    rewrite = Rewrite()
+    tree = rewrite.visit(tree)
+    return ast.unparse(ast.fix_missing_locations(tree)) + "\n" if rewrite.changed else source
+
+
+def _client(extra_arguments: list[str]):  # type: ignore[no-untyped-def]
+    """An nbclient NotebookClient with nbgrader 0.9.6 Execute's settings, output-capped."""
+    import nbformat
+    from jupyter_client.manager import AsyncKernelManager
+    from nbclient import NotebookClient
+    from nbformat.notebooknode import NotebookNode
+
+    def on_cell_executed(cell, execute_reply, **_):  # type: ignore[no-untyped-def]
+        # nbgrader's Execute.on_cell_executed (0.9.6): an error reply with no matching error
+        # output (a timeout) is recorded as an error output, so the cell scores zero.
+        if execute_reply["content"]["status"] == "error":
+            if not any(o.output_type == "error" and o.ename == execute_reply["content"]["ename"]
+                       for o in cell.outputs):
+                err = NotebookNode(output_type="error")
+                err.ename = execute_reply["content"]["ename"]
+                err.evalue = execute_reply["content"]["evalue"]
+                err.traceback = execute_reply["content"]["traceback"] or [
+                    "ERROR: An error occurred while showtraceback was disabled"]
+                cell.outputs.append(err)
+
+    import secrets
+
+    token = secrets.token_hex(8)
+    with open(HARNESS) as fh:
+        harness_source = fh.read()
+    install_expr = (
+        "(lambda g: (__import__('builtins').exec(" + repr(harness_source) + ", g), "
+        f"g['_install']({token!r}))[1])"
+        "({'get_ipython': get_ipython, '__name__': '__credkit_harness__'})"
+    )
+    check_expr = f"__credkit_check_{token}__()"
+    eq_name = f"__credkit_eq_{token}__"
+
+    class CappedClient(NotebookClient):  # type: ignore[misc]
+        """Drops outputs once the notebook's output budget is spent, while it runs; runs the
+        trusted harness before the first cell and its integrity check before every test cell."""
+
+        output_limit = 0
+        _spent = 0
+        _told = False
+        _installed = False
+        _violations: list[str] = []
+
+        async def _user_expression(self, expr: str) -> str | None:
+            from nbclient.util import ensure_async
+
+            msg_id = await ensure_async(self.kc.execute(
+                "", silent=True, store_history=False, user_expressions={"v": expr}))
+            reply = await self.async_wait_for_reply(msg_id)
+            value = (reply or {}).get("content", {}).get("user_expressions", {}).get("v", {})
+            if value.get("status") != "ok":
+                return None
+            import ast
+
+            try:
+                result = ast.literal_eval(value.get("data", {}).get("text/plain", ""))
+            except (ValueError, SyntaxError):
+                return None
+            return result if isinstance(result, str) else None
+
+        async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):  # type: ignore[no-untyped-def]
+            if cell.cell_type != "code" or not cell.source.strip():
+                return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+            if not self._installed:
+                self._installed = True
+                self._violations = []
+                if await self._user_expression(install_expr) != "installed":
+                    self._violations.append("the grading harness could not be installed")
+            if not _is_test_cell(cell):
+                return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+            problems = await self._user_expression(check_expr)
+            if problems is None:
+                self._violations.append("the grading harness was tampered with")
+            elif problems:
+                self._violations.append(problems)
+            original = cell.source
+            cell.source = _strict_asserts(original, eq_name)
+            try:
+                result = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+            finally:
+                cell.source = original
+            if self._violations:
+                err = NotebookNode(output_type="error")
+                err.ename = "KernelIntegrityError"
+                err.evalue = "; ".join(dict.fromkeys(self._violations))[:2000]
+                err.traceback = [f"KernelIntegrityError: the kernel was tampered with before this test ran: {err.evalue}"]
+                cell.outputs.append(err)
+            return result
+
+        def output(self, outs, msg, display_id, cell_index):  # type: ignore[no-untyped-def]
+            self._spent += len(json.dumps(msg.get("content", {})))
+            if self._spent > self.output_limit:
+                if not self._told:
+                    self._told = True
+                    outs.append(nbformat.v4.new_output(
+                        "stream", name="stderr",
+                        text=f"[credkit: output limit of {self.output_limit} bytes reached; "
+                        "further output dropped]\n"))
+                return None
+            return super().output(outs, msg, display_id, cell_index)
+
+    placeholder = nbformat.v4.new_notebook()
+    placeholder.metadata["kernelspec"] = {"name": STANDBY_KERNEL, "display_name": "", "language": "python"}
+    return CappedClient(
+        placeholder,
+        interrupt_on_timeout=True,
+        allow_errors=True,
+        raise_on_iopub_timeout=True,
+        error_on_timeout={
+            "ename": "CellTimeoutError",
+            "evalue": "",
+            "traceback": ["\x1b[0;31mCellTimeoutError\x1b[0m: No reply from kernel before timeout"],
+        },
+        extra_arguments=list(extra_arguments),
+        kernel_manager_class=AsyncKernelManager,
+        on_cell_executed=on_cell_executed,
+        resources={"metadata": {"path": os.getcwd()}},
+    )
+
+
+def main() -> int:
+    request_fd, reply_fd = _private_stdio()
+    reply: dict[str, object]
+    client = None
+    try:
+        settings = json.loads(sys.argv[1])
+        os.environ["NBGRADER_EXECUTION"] = "autograde"
         # jsonschema builds an RFC 3987 grammar on import when rfc3987_syntax is installed (seconds
         # of CPU per execution); nbformat never needs it.
         sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
         import nbformat
-        from jupyter_client.manager import AsyncKernelManager
-        from nbclient import NotebookClient
-        from nbformat.notebooknode import NotebookNode
 
-        output_limit = int(request["output_limit"])
+        client = _client(settings["extra_arguments"])
+        client.startup_timeout = int(settings["startup_timeout"])
+        client.shutdown_kernel = "immediate"  # the sandbox is torn down right after the reply
+        # Warm start: the kernel starts before the submission is known, in the empty working copy.
+        client.create_kernel_manager()
+        client.start_new_kernel(cwd=os.getcwd())
+        client.start_new_kernel_client()
 
-        def on_cell_executed(cell, execute_reply, **_):  # type: ignore[no-untyped-def]
-            # nbgrader's Execute.on_cell_executed (0.9.6): an error reply with no matching error
-            # output (a timeout) is recorded as an error output, so the cell scores zero.
-            if execute_reply["content"]["status"] == "error":
-                if not any(o.output_type == "error" and o.ename == execute_reply["content"]["ename"]
-                           for o in cell.outputs):
-                    err = NotebookNode(output_type="error")
-                    err.ename = execute_reply["content"]["ename"]
-                    err.evalue = execute_reply["content"]["evalue"]
-                    err.traceback = execute_reply["content"]["traceback"] or [
-                        "ERROR: An error occurred while showtraceback was disabled"]
-                    cell.outputs.append(err)
-
-        class CappedClient(NotebookClient):  # type: ignore[misc]
-            """nbgrader's Execute settings; drops outputs once the output budget is spent."""
-
-            _spent = 0
-            _told = False
-
-            def output(self, outs, msg, display_id, cell_index):  # type: ignore[no-untyped-def]
-                self._spent += len(json.dumps(msg.get("content", {})))
-                if self._spent > output_limit:
-                    if not self._told:
-                        self._told = True
-                        outs.append(nbformat.v4.new_output(
-                            "stream", name="stderr",
-                            text=f"[credkit: output limit of {output_limit} bytes reached; "
-                            "further output dropped]\n"))
-                    return None
-                return super().output(outs, msg, display_id, cell_index)
-
+        request = json.loads(_read_all(request_fd))
+        _write_files(request["files"])
         nb = nbformat.reads(request["notebook"], as_version=4)
-        client = CappedClient(
-            nb,
-            timeout=int(request["cell_timeout"]),
-            startup_timeout=int(request["startup_timeout"]),
-            interrupt_on_timeout=True,
-            allow_errors=True,
-            raise_on_iopub_timeout=True,
-            error_on_timeout={
-                "ename": "CellTimeoutError",
-                "evalue": "",
-                "traceback": ["\x1b[0;31mCellTimeoutError\x1b[0m: No reply from kernel before timeout"],
-            },
-            extra_arguments=list(request.get("extra_arguments", [])),
-            kernel_manager_class=AsyncKernelManager,
-            on_cell_executed=on_cell_executed,
-            resources={"metadata": {"path": os.getcwd()}},
-        )
+        if nb.metadata.get("kernelspec", {}).get("name", STANDBY_KERNEL) != STANDBY_KERNEL:
+            client._cleanup_kernel()  # another kernel: start it cold, as nbgrader would
+            client.kernel_name = nb.metadata["kernelspec"]["name"]
+        client.nb = nb
+        client.timeout = int(request["cell_timeout"])
+        client.output_limit = int(request["output_limit"])
         nb = client.execute()
         reply = {"ok": True, "notebook": nbformat.writes(nb)}
     except BaseException as exc:  # the reply says why; the coordinator decides

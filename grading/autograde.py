@@ -26,14 +26,14 @@ import sqlalchemy
 from nbconvert.exporters import NotebookExporter
 from nbgrader.converters import Autograde
 from nbgrader.converters.base import NbGraderException
-from nbgrader.preprocessors import Execute
 from nbgrader.utils import rmtree
 from traitlets import List
 
 from kit.errors import GradingError
 
 from .engines import Engine
-from .execute import BatchContext, Executed, RecordProvenance, SandboxedExecute, register_batch, unregister_batch
+from .execute import BatchContext, Executed, SandboxedExecute, register_batch, unregister_batch
+from .hook import sandboxed_preprocessors
 from .provenance import ProvenanceStore, provenance_path
 from .sandbox import Limits
 
@@ -63,6 +63,7 @@ class BatchResult:
     engine: str = ""
     workers: int = 0
     seconds: float = 0.0
+    dask_workers: list[str] = field(default_factory=list)
 
     def count(self, status: str) -> int:
         return sum(1 for s in self.submissions if s.status == status)
@@ -103,11 +104,8 @@ class PrefetchBroker:
 class CredkitAutograde(Autograde):
     """nbgrader's Autograde with the execute step in the credkit sandbox."""
 
-    autograde_preprocessors = List([
-        SandboxedExecute,
-        *[pp for pp in Autograde.class_traits()["autograde_preprocessors"].default() if pp is not Execute],
-        RecordProvenance,
-    ]).tag(config=False)
+    # Not configurable: nbgrader_config.py cannot put the unsandboxed Execute back.
+    autograde_preprocessors = List(sandboxed_preprocessors()).tag(config=False)
 
     def __init__(self, *, engine: Engine, progress: Callable[[SubmissionResult], None] | None = None,
                  force: bool = False, **kwargs: Any) -> None:
@@ -260,6 +258,7 @@ class CredkitAutograde(Autograde):
             self.result.prefetch_hits = self.broker.hits
             self.result.prefetch_misses = self.broker.misses
             self.result.seconds = time.monotonic() - started
+            self.result.dask_workers = sorted(getattr(self.engine, "worker_addresses", ()))
 
     @staticmethod
     def _remove(dest: str) -> None:

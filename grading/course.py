@@ -18,7 +18,7 @@ from kit.fileio import write_atomic
 
 from .manifest import TRACK_NAME, Assessment, Track, load_assessment, load_track
 
-__all__ = ["REGISTRY", "record_release", "released_ids", "released_assessment", "released_track"]
+__all__ = ["REGISTRY", "ensure_feedback_config", "record_release", "released_ids", "released_assessment", "released_track"]
 
 REGISTRY = Path("credkit") / "released.json"
 
@@ -50,6 +50,24 @@ def record_release(course: Path, assessment: Assessment) -> None:
     }
     (course / REGISTRY).parent.mkdir(parents=True, exist_ok=True)
     write_atomic(course / REGISTRY, json.dumps(registry, indent=2, sort_keys=True) + "\n")
+
+
+_CONFIG_MARK = "# credkit: learners' feedback"
+
+
+def ensure_feedback_config(course: Path) -> None:
+    """Make ``nbgrader generate_feedback`` add the skills section and hide hidden tests."""
+    from .feedback import FEEDBACK_PREPROCESSORS
+
+    config = course / "nbgrader_config.py"
+    text = config.read_text(encoding="utf-8") if config.exists() else "c = get_config()  # noqa: F821\n"
+    if _CONFIG_MARK in text:
+        return
+    block = (
+        f"\n{_CONFIG_MARK} shows per-skill results and never hidden tests (added by credkit release).\n"
+        f"c.GenerateFeedback.preprocessors = {FEEDBACK_PREPROCESSORS!r}\n"
+    )
+    write_atomic(config, text.rstrip("\n") + "\n" + block)
 
 
 def released_ids(course: Path) -> list[str]:

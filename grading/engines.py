@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from kit.errors import GradingError
 
 from .execute import Executed, UnsafeNoSandboxBroker
-from .sandbox import Limits, Sandbox
+from .sandbox import Limits, Sandbox, WarmPool
 
 __all__ = ["Engine", "LocalEngine", "DaskEngine", "make_engine", "remote_execute"]
 
@@ -37,20 +37,22 @@ class LocalEngine:
     def __init__(self, workers: int | None = None, *, unsafe_no_sandbox: bool = False) -> None:
         self.workers = workers or max(1, os.cpu_count() or 1)
         self._unsafe = UnsafeNoSandboxBroker() if unsafe_no_sandbox else None
-        self._sandbox = None if unsafe_no_sandbox else Sandbox.create()
+        self._warm = None if unsafe_no_sandbox else WarmPool(Sandbox.create(), standby=self.workers)
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="credkit-slot")
 
     def _run(self, notebook: str, files: dict[str, bytes], limits: Limits) -> Executed:
         if self._unsafe is not None:
             return self._unsafe.execute(("", "", ""), notebook, files, limits)
-        assert self._sandbox is not None
-        return Executed(self._sandbox.execute(notebook, files, limits), True, self.name)
+        assert self._warm is not None
+        return Executed(self._warm.execute(notebook, files, limits), True, self.name)
 
     def submit(self, notebook: str, files: dict[str, bytes], limits: Limits) -> Future[Executed]:
         return self._pool.submit(self._run, notebook, files, limits)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._warm is not None:
+            self._warm.close()
 
 
 def remote_execute(notebook: str, files: dict[str, bytes], limits: dict[str, Any]) -> tuple[str, str]:
@@ -60,9 +62,15 @@ def remote_execute(notebook: str, files: dict[str, bytes], limits: dict[str, Any
     """
     from distributed import get_worker
 
-    sandbox = Sandbox.create()
-    text = sandbox.execute(notebook, files, Limits(**{**limits, "extra_arguments": tuple(limits["extra_arguments"])}))
+    global _WORKER_POOL
+    if _WORKER_POOL is None:
+        _WORKER_POOL = WarmPool(Sandbox.create(), standby=1)
+    text = _WORKER_POOL.execute(
+        notebook, files, Limits(**{**limits, "extra_arguments": tuple(limits["extra_arguments"])}))
     return text, get_worker().address
+
+
+_WORKER_POOL: WarmPool | None = None  # one per Dask worker process
 
 
 class DaskEngine:
@@ -92,7 +100,7 @@ class DaskEngine:
                 )
                 self._client = Client(self._cluster)
             elif cluster.startswith("tcp://") or cluster.startswith("tls://"):
-                self._client = Client(cluster, timeout=10)
+                self._client = Client(cluster, timeout=5)
             else:
                 raise GradingError(f"--cluster {cluster}: expected local:N or tcp://host:port")
         except GradingError:

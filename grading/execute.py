@@ -35,7 +35,8 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool, Integer, List, Unicode
 
 from .provenance import ProvenanceStore, provenance_path
-from .sandbox import RUNNER, ExecutionFailed, Limits, Sandbox, _exchange, _kill
+from .sandbox import (RUNNER, ExecutionFailed, Limits, Sandbox, _exchange, _kill, parse_reply,
+                      reply_cap, runner_request, runner_settings)
 
 __all__ = [
     "SandboxedExecute",
@@ -90,34 +91,20 @@ class UnsafeNoSandboxBroker:
         log.warning(UNSAFE_WARNING)
 
     def execute(self, key: tuple[str, str, str], notebook: str, files: dict[str, bytes], limits: Limits) -> Executed:
-        import base64
-        import json
-
-        request = json.dumps({
-            "notebook": notebook,
-            "files": [[rel, base64.b64encode(data).decode()] for rel, data in sorted(files.items())],
-            "cell_timeout": limits.cell_timeout,
-            "startup_timeout": limits.startup_timeout,
-            "output_limit": limits.output_bytes,
-            "extra_arguments": list(limits.extra_arguments),
-        }).encode()
+        request = runner_request(notebook, files, limits)
         with tempfile.TemporaryDirectory(prefix="credkit-unsafe-") as scratch:
             proc = subprocess.Popen(
-                [sys.executable, "-I", str(RUNNER)], cwd=scratch,
+                [sys.executable, "-I", str(RUNNER), runner_settings(limits)], cwd=scratch,
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                 env={**Sandbox.environment(), "HOME": scratch}, start_new_session=True,
             )
             try:
-                out, why = _exchange(proc, request, 2 * len(request) + 4 * limits.output_bytes + 1024**2,
-                                     limits.total_timeout)
+                out, why = _exchange(proc, request, reply_cap(request, limits), limits.total_timeout)
             finally:
                 _kill(proc)
         if why:
             raise ExecutionFailed(why)
-        reply = json.loads(out or b"{}")
-        if not reply.get("ok"):
-            raise ExecutionFailed(f"execution failed: {str(reply.get('reason'))[:300]}")
-        return Executed(reply["notebook"], False, "unsafe-no-sandbox")
+        return Executed(parse_reply(out, proc.returncode), False, "unsafe-no-sandbox")
 
 
 def _ignored(name: str, patterns: list[str]) -> bool:

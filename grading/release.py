@@ -15,7 +15,7 @@ import nbformat
 
 from kit.errors import AssessmentInvalid, ManifestError
 
-from .course import record_release
+from .course import ensure_feedback_config, record_release
 from .manifest import Assessment, load_assessment
 from .validate import GradedCell, check_assessment, read_graded_cells
 
@@ -188,6 +188,7 @@ def release(assessment_path: str | Path, course: str | Path) -> Path:
     data = json.dumps(skill_map(assessment, released), indent=2, ensure_ascii=False) + "\n"
     write_atomic(released_dir / "credkit-skills.json", data.encode("utf-8"))
     record_release(course, assessment)
+    ensure_feedback_config(course)
     return released_dir
 
 

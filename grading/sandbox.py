@@ -34,10 +34,11 @@ from pathlib import Path
 
 from kit.errors import SandboxError
 
-__all__ = ["Limits", "Sandbox", "ExecutionFailed", "SLOT_USER_PREFIX"]
+__all__ = ["Limits", "Sandbox", "WarmPool", "ExecutionFailed", "Launched", "SLOT_USER_PREFIX"]
 
 SLOT_USER_PREFIX = "credkit-slot"
 RUNNER = Path(__file__).with_name("_runner.py")
+HARNESS = Path(__file__).with_name("_harness.py")
 LOCK_DIR = Path("/run/credkit")
 WORKDIR = "/home/learner"
 
@@ -64,6 +65,55 @@ class Limits:
 
 class ExecutionFailed(SandboxError):
     """This submission's execution failed (limit hit, kernel dead, bad reply); the batch goes on."""
+
+
+def runner_settings(limits: Limits) -> str:
+    """What the runner needs before its request arrives (to start the kernel ahead of time)."""
+    return json.dumps({"extra_arguments": list(limits.extra_arguments),
+                       "startup_timeout": limits.startup_timeout})
+
+
+def runner_request(notebook: str, files: dict[str, bytes], limits: Limits) -> bytes:
+    return json.dumps({
+        "notebook": notebook,
+        "files": [[rel, base64.b64encode(data).decode()] for rel, data in sorted(files.items())],
+        "cell_timeout": limits.cell_timeout,
+        "output_limit": limits.output_bytes,
+    }).encode()
+
+
+def parse_reply(out: bytes, returncode: int | None) -> str:
+    """The executed notebook text from the runner's reply, or ExecutionFailed saying why not."""
+    try:
+        reply = json.loads(out)
+    except ValueError:
+        raise ExecutionFailed(
+            f"the sandbox returned no reply (exit status {returncode}; "
+            "the runner was killed or hit a limit)"
+        ) from None
+    if not isinstance(reply, dict) or not reply.get("ok") or not isinstance(reply.get("notebook"), str):
+        reason = reply.get("reason") if isinstance(reply, dict) else None
+        raise ExecutionFailed(f"execution failed in the sandbox: {str(reason)[:300]}")
+    return reply["notebook"]
+
+
+def reply_cap(request: bytes, limits: Limits) -> int:
+    # The reply holds the notebook plus at most the output budget (JSON-escaped, so doubled).
+    return 2 * len(request) + 4 * limits.output_bytes + 1024**2
+
+
+class Launched:
+    """A sandbox started ahead of its request: the runner has (or is) starting its kernel."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], slot: int, lock: int, limits: Limits) -> None:
+        self.proc = proc
+        self.slot = slot
+        self.lock = lock
+        self.limits = limits
+
+    def discard(self) -> None:
+        _kill(self.proc)
+        os.close(self.lock)
 
 
 def _ancestors(path: str) -> list[str]:
@@ -181,6 +231,7 @@ class Sandbox:
         args += [
             "--perms", "0755", "--dir", "/opt/credkit",
             "--ro-bind", str(RUNNER), "/opt/credkit/runner.py",
+            "--ro-bind", str(HARNESS), "/opt/credkit/harness.py",
             "--size", str(limits.disk_bytes), "--perms", "1777", "--tmpfs", "/tmp",
             "--size", str(limits.disk_bytes), "--perms", "0777", "--tmpfs", WORKDIR,
             "--chdir", WORKDIR,
@@ -189,6 +240,7 @@ class Sandbox:
             "--inh-caps=-all", "--bounding-set=-all",
             "--",
             os.path.join(sys.prefix, "bin", "python"), "-I", "/opt/credkit/runner.py",
+            runner_settings(limits),
         ]
         return args
 
@@ -214,50 +266,39 @@ class Sandbox:
 
     # -- one execution ---------------------------------------------------------------------------
 
-    def execute(self, notebook: str, files: dict[str, bytes], limits: Limits) -> str:
-        """Execute a sanitized notebook (JSON text) in the sandbox; return the executed notebook text.
-
-        Raises ExecutionFailed when the execution broke a limit or did not produce a notebook.
-        """
+    def launch(self, limits: Limits) -> Launched:
+        """Start a sandbox on a free slot; its runner starts a kernel and waits for a request."""
         slot, lock = self.acquire_slot()
         try:
-            return self._execute_on(slot, notebook, files, limits)
-        finally:
-            self.release_slot(lock)
+            proc = subprocess.Popen(
+                self.command(slot, limits),
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                env=self.environment(), cwd="/", start_new_session=True, close_fds=True,
+            )
+        except BaseException:
+            os.close(lock)
+            raise
+        return Launched(proc, slot, lock, limits)
 
-    def _execute_on(self, slot: int, notebook: str, files: dict[str, bytes], limits: Limits) -> str:
-        request = json.dumps({
-            "notebook": notebook,
-            "files": [[rel, base64.b64encode(data).decode()] for rel, data in sorted(files.items())],
-            "cell_timeout": limits.cell_timeout,
-            "startup_timeout": limits.startup_timeout,
-            "output_limit": limits.output_bytes,
-            "extra_arguments": list(limits.extra_arguments),
-        }).encode()
-        # The reply holds the notebook plus at most the output budget (JSON-escaped, so doubled).
-        reply_cap = 2 * len(request) + 4 * limits.output_bytes + 1024**2
-        proc = subprocess.Popen(
-            self.command(slot, limits),
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            env=self.environment(), cwd="/", start_new_session=True, close_fds=True,
-        )
+    def run(self, launched: Launched, notebook: str, files: dict[str, bytes]) -> str:
+        """Send the request to a launched sandbox and return the executed notebook text.
+
+        The sandbox is always torn down afterwards. Raises ExecutionFailed when the execution broke
+        a limit or did not produce a notebook.
+        """
+        limits = launched.limits
+        request = runner_request(notebook, files, limits)
         try:
-            out, why = _exchange(proc, request, reply_cap, limits.total_timeout)
+            out, why = _exchange(launched.proc, request, reply_cap(request, limits), limits.total_timeout)
         finally:
-            _kill(proc)
+            launched.discard()
         if why:
             raise ExecutionFailed(why)
-        try:
-            reply = json.loads(out)
-        except ValueError:
-            raise ExecutionFailed(
-                f"the sandbox returned no reply (exit status {proc.returncode}; "
-                "the runner was killed or hit a limit)"
-            ) from None
-        if not isinstance(reply, dict) or not reply.get("ok") or not isinstance(reply.get("notebook"), str):
-            reason = reply.get("reason") if isinstance(reply, dict) else None
-            raise ExecutionFailed(f"execution failed in the sandbox: {str(reason)[:300]}")
-        return reply["notebook"]
+        return parse_reply(out, launched.proc.returncode)
+
+    def execute(self, notebook: str, files: dict[str, bytes], limits: Limits) -> str:
+        """Execute a sanitized notebook (JSON text) in a fresh sandbox, started cold."""
+        return self.run(self.launch(limits), notebook, files)
 
     def probe(self) -> dict[str, object]:
         """Run a tiny notebook that looks around the sandbox; returns what it saw (for checks)."""
@@ -336,3 +377,49 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
     for stream in (proc.stdin, proc.stdout):
         if stream is not None and not stream.closed:
             stream.close()
+
+
+class WarmPool:
+    """Executes in sandboxes started ahead of time: while one runs, the next one's runner and
+    kernel are already starting on another slot (its own user), so kernel start-up is off the
+    critical path. Each sandbox still executes exactly one notebook and is then torn down, so
+    nothing (files, modules, processes, kernel state) passes from one submission to the next.
+    """
+
+    def __init__(self, sandbox: Sandbox, standby: int) -> None:
+        import threading
+
+        self.sandbox = sandbox
+        self.standby = standby
+        self._ready: list[Launched] = []
+        self._lock = threading.Lock()
+
+    def _take(self, limits: Limits) -> Launched:
+        with self._lock:
+            for i, launched in enumerate(self._ready):
+                if launched.limits == limits and launched.proc.poll() is None:
+                    return self._ready.pop(i)
+        return self.sandbox.launch(limits)
+
+    def _refill(self, limits: Limits) -> None:
+        with self._lock:
+            stale = [x for x in self._ready if x.limits != limits or x.proc.poll() is not None]
+            self._ready = [x for x in self._ready if x not in stale]
+            need = self.standby - len(self._ready)
+        for launched in stale:
+            launched.discard()
+        for _ in range(max(0, need)):
+            launched = self.sandbox.launch(limits)
+            with self._lock:
+                self._ready.append(launched)
+
+    def execute(self, notebook: str, files: dict[str, bytes], limits: Limits) -> str:
+        launched = self._take(limits)
+        self._refill(limits)
+        return self.sandbox.run(launched, notebook, files)
+
+    def close(self) -> None:
+        with self._lock:
+            ready, self._ready = self._ready, []
+        for launched in ready:
+            launched.discard()

@@ -72,6 +72,7 @@ def batch_summary(result: Any, skills: Mapping[str, Any] | None = None) -> dict[
         "per_submission_seconds": round(result.seconds / len(graded), 3) if graded else None,
         "prefetch": {"hits": result.prefetch_hits, "misses": result.prefetch_misses},
         "skills": dict(skills or {}),
+        "dask_workers": sorted(getattr(result, "dask_workers", []) or []),
     }
 
 

@@ -30,6 +30,8 @@ LAZY_COMMANDS: dict[str, str] = {
     "release": "grading.commands:release",
     "new": "grading.commands:new",
     "grade": "grading.commands_grade:grade",
+    "issue": "grading.commands_issue:issue",
+    "report": "grading.commands_report:report",
 }
 
 

@@ -198,6 +198,6 @@ def verify(files: tuple[str, ...], as_json: bool, recipient: str | None, status_
 @click.option("--out", "out", default="demo", show_default=True, type=click.Path(file_okay=False), help="Folder for the demo's course, wallets and summary.")
 def demo(out: str) -> None:
     """Run the main job end to end on the shipped assessments, into OUT."""
-    from kit.demo import run_demo
+    from grading.demo import run_demo  # the nbgrader side, loaded only for this command
 
     run_demo(Path(out))

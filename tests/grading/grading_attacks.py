@@ -96,25 +96,24 @@ for path in [{course!r} + '/gradebook.db', '../../../gradebook.db']:
     except Exception as exc:
         print('blocked', path, type(exc).__name__)
 """),
-        # A (bounded) fork bomb: 300 children sleeping a few seconds.
+        # A (bounded) fork bomb: 200 children, each becoming a short sleep.
         "forkbomb": _with("""
-import os, time
+import os
 n = 0
-for _ in range(300):
+for _ in range(200):
     try:
         pid = os.fork()
     except OSError:
         break
     if pid == 0:
-        time.sleep(3)
-        os._exit(0)
+        os.execv('/bin/sleep', ['sleep', '3'])
     n += 1
 print('FORKED', n)
 """),
         # A memory bomb: 3 GiB of address space (the kernel hands out zero pages lazily).
         "bigmem": _with("""
 try:
-    block = bytearray(3 * 1024 ** 3)
+    block = bytes(3 * 1024 ** 3)
     print('ALLOCATED 3 GiB')
     del block
 except MemoryError:
@@ -144,3 +143,44 @@ while True:
     pass
 """),
     }
+
+
+def in_kernel(course: str) -> dict[str, dict[str, str]]:
+    """Batch C: attacks on the tests from inside the kernel. Their honest work is noted per attack."""
+    return {
+        # Honest work: mean only (5). `squares` returns an object equal to anything.
+        "eqcheat": {
+            "squares": "class Anything:\n    def __eq__(self, other):\n        return True\n\n"
+                       "def squares(n):\n    return Anything()\n",
+            "mean": HONEST["mean"],
+        },
+        # Honest work: squares only (5). `mean` is hard-coded and math.isclose patched to agree.
+        "patcher": {
+            "squares": HONEST["squares"] + "import math\nmath.isclose = lambda *a, **k: True\n",
+            "mean": "def mean(xs):\n    return 2.0\n",
+        },
+        # Honest work: nothing (0). An input transformer blanks every later cell that asserts.
+        "blanker": {
+            "squares": "def squares(n):\n    return []\n\n"
+                       "get_ipython().input_transformers_cleanup.append(\n"
+                       "    lambda lines: [] if any('assert' in l for l in lines) else lines)\n",
+            "mean": BLANK_MEAN,
+        },
+        # Honest work: full (10). Under the autograder only, it zeroes another learner's grades.
+        "detector": _with(f"""
+import os, sqlite3
+if os.environ.get('NBGRADER_EXECUTION') == 'autograde':
+    try:
+        db = sqlite3.connect({course!r} + '/gradebook.db')
+        db.execute('''UPDATE grade SET manual_score = 0 WHERE notebook_id IN (
+            SELECT sn.id FROM submitted_notebook sn JOIN submitted_assignment sa ON sn.assignment_id = sa.id
+            WHERE sa.student_id = 'alice')''')
+        db.commit()
+        print('forged')
+    except Exception as exc:
+        print('blocked', type(exc).__name__)
+"""),
+    }
+
+
+BLANK_MEAN = "def mean(xs):\n    raise NotImplementedError()\n"

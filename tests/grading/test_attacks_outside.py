@@ -128,7 +128,7 @@ def test_gradebook_resources_and_the_grading_process(course: Path, stock_course:
     proc = run_nbgrader(stock_course, "autograde", ASSIGNMENT, check=False)
     assert proc.returncode != 0  # killer took the whole batch down
     out = _outputs(stock_course)
-    assert "FORKED 300" in out and "ALLOCATED 3 GiB" in out
+    assert "FORKED 200" in out and "ALLOCATED 3 GiB" in out
     flood = stock_course / "autograded" / "flooder" / ASSIGNMENT / "problem1.ipynb"
     assert flood.stat().st_size > 30 * 1024**2
     assert total_scores(stock_course, "forger") > 10.0
@@ -155,7 +155,7 @@ def test_gradebook_resources_and_the_grading_process(course: Path, stock_course:
         assert auto_scores(course, name) == {"test_squares": 2.0, "test_squares_hidden": 3.0, "test_mean": 5.0}
     out = _outputs(course)
     assert "blocked" in out and "forged" not in out
-    assert "FORKED 300" not in out and "FORKED" in out
+    assert "FORKED 200" not in out and "FORKED" in out
     assert "blocked MemoryError" in out
     flood = course / "autograded" / "flooder" / ASSIGNMENT / "problem1.ipynb"
     assert flood.stat().st_size < 3 * 1024**2

@@ -102,3 +102,24 @@ def test_bad_input_is_one_line_and_nonzero(course: Path, tmp_path: Path) -> None
 
     proc = run_credkit(course, "--cluster", "bogus")
     assert proc.returncode == 1 and "expected local:N or tcp://host:port" in proc.stderr
+
+
+def test_hook_makes_stock_nbgrader_autograde_execute_in_the_sandbox(course: Path) -> None:
+    from grading_course import CANARY_ENV, CANARY_KEY, all_text
+
+    (course / "nbgrader_config.py").write_text(
+        (course / "nbgrader_config.py").read_text()
+        + "from grading.hook import sandbox_autograde\nsandbox_autograde(c)\n")
+    submit(course, "alice", HONEST)
+    submit(course, "thief", {**HONEST, "squares": HONEST["squares"]
+                             + "import os\nprint(dict(os.environ))\n"
+                             + f"print(open({str(course.parent / 'issuer-key.json')!r}).read())\n"})
+    proc = run_nbgrader(course, "autograde", ASSIGNMENT)
+    for canary in (CANARY_ENV, CANARY_KEY):
+        assert canary not in all_text(course, proc.stdout, proc.stderr)
+    assert "FileNotFoundError" in (course / "autograded" / "thief" / ASSIGNMENT / "problem1.ipynb").read_text()
+    db_url = f"sqlite:///{course / 'gradebook.db'}"
+    with ProvenanceStore(provenance_path(db_url, str(course))) as store:
+        for name in ("alice", "thief"):
+            assert store.is_sandboxed(ASSIGNMENT, name, gradebook_auto_scores(db_url, COURSE_ID, ASSIGNMENT, name))
+    assert total_scores(course, "alice") == 10.0

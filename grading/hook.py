@@ -1,0 +1,32 @@
+"""The nbgrader hook: make stock ``nbgrader autograde`` (and the formgrader's autograde button)
+execute through credkit's sandbox. In ``nbgrader_config.py``::
+
+    from grading.hook import sandbox_autograde
+    sandbox_autograde(c)
+
+It swaps nbgrader's ``Execute`` for :class:`~grading.execute.SandboxedExecute` in
+``Autograde.autograde_preprocessors`` and appends :class:`~grading.execute.RecordProvenance`,
+keeping every other preprocessor nbgrader runs, in nbgrader's order.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nbgrader.converters import Autograde
+from nbgrader.preprocessors import Execute
+
+from .execute import RecordProvenance, SandboxedExecute
+
+__all__ = ["sandbox_autograde", "sandboxed_preprocessors"]
+
+
+def sandboxed_preprocessors() -> list[type]:
+    """nbgrader's autograde preprocessors with the execute step sandboxed and provenance recorded."""
+    stock = Autograde.class_traits()["autograde_preprocessors"].default()
+    return [SandboxedExecute if pp is Execute else pp for pp in stock] + [RecordProvenance]
+
+
+def sandbox_autograde(c: Any) -> None:
+    """Configure ``c`` (the ``get_config()`` of nbgrader_config.py) to autograde in the sandbox."""
+    c.Autograde.autograde_preprocessors = sandboxed_preprocessors()

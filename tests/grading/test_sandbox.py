@@ -1,0 +1,116 @@
+"""The sandbox on its own: what learner code sees, warm isolation between submissions, limits."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from grading.sandbox import ExecutionFailed, Limits, Sandbox, WarmPool
+
+
+def _notebook(*sources: str) -> str:
+    nb = new_notebook(cells=[new_code_cell(s) for s in sources])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return nbformat.writes(nb)
+
+
+def _stdout(text: str, cell: int = 0) -> str:
+    nb = nbformat.reads(text, as_version=4)
+    return "".join(o.get("text", "") for o in nb.cells[cell].outputs if o.output_type == "stream")
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Sandbox:
+    return Sandbox.create()
+
+
+def test_probe_sees_a_bare_unprivileged_offline_world(sandbox: Sandbox) -> None:
+    seen = sandbox.probe()
+    assert seen["uid"] != 0 and seen["net"] is False
+    assert "CREDKIT_TEST_GRADER_SECRET" not in seen["env"] and "PATH" in seen["env"]
+    assert set(seen["root"]) <= {"bin", "dev", "etc", "home", "lib", "lib64", "opt", "proc", "root",
+                                  "sbin", "tmp", "usr", "work"}
+
+
+def test_warm_pool_leaks_nothing_from_one_submission_to_the_next(sandbox: Sandbox) -> None:
+    """One slot's worth of warm pool: the second submission runs in the sandbox started while the
+    first one ran, and finds nothing the first one left behind."""
+    pool = WarmPool(sandbox, standby=1)
+    limits = Limits(cell_timeout=10)
+    first = _notebook(
+        "import os, subprocess, sys, builtins\n"
+        "open('left-behind.txt', 'w').write('x')\n"
+        "open('/tmp/left-behind.txt', 'w').write('x')\n"
+        "os.environ['LEFT_BEHIND'] = '1'\n"
+        "builtins.LEFT_BEHIND = True\n"
+        "sys.modules['left_behind'] = sys\n"
+        "p = subprocess.Popen(['sleep', '60'])\n"
+        "print('pid', p.pid, os.getuid())\n",
+    )
+    second = _notebook(
+        "import os, sys, builtins, subprocess\n"
+        "print(sorted(os.listdir('.')), os.path.exists('/tmp/left-behind.txt'),\n"
+        "      'LEFT_BEHIND' in os.environ, hasattr(builtins, 'LEFT_BEHIND'), 'left_behind' in sys.modules,\n"
+        "      [p for p in os.listdir('/proc') if p.isdigit() and\n"
+        "       'sleep' in open(f'/proc/{p}/cmdline').read()], os.getuid())\n",
+    )
+    try:
+        out1 = _stdout(pool.execute(first, {"data.txt": b"1"}, limits))
+        out2 = _stdout(pool.execute(second, {"other.txt": b"2"}, limits))
+    finally:
+        pool.close()
+    assert out1.startswith("pid ")
+    uid1 = int(out1.split()[-1])
+    listing, rest = out2.split("]", 1)
+    assert listing == "['other.txt'"
+    fields = rest.split()
+    assert fields[:4] == ["False", "False", "False", "False"]
+    assert fields[4] == "[]"  # no process survives its sandbox
+    assert int(fields[5]) != uid1  # the next sandbox is another slot's user
+
+
+def test_total_wall_clock_limit_kills_the_execution(sandbox: Sandbox) -> None:
+    with pytest.raises(ExecutionFailed, match="total time limit of 3 s exceeded"):
+        sandbox.execute(_notebook("import time\ntime.sleep(60)\n"), {}, Limits(cell_timeout=60, total_timeout=3))
+
+
+def test_cpu_and_process_limits(sandbox: Sandbox) -> None:
+    text = sandbox.execute(_notebook(
+        "import resource\n"
+        "print(resource.getrlimit(resource.RLIMIT_CPU)[0], resource.getrlimit(resource.RLIMIT_NPROC)[0],\n"
+        "      resource.getrlimit(resource.RLIMIT_FSIZE)[0], resource.getrlimit(resource.RLIMIT_AS)[0])\n"),
+        {}, Limits(cpu_seconds=7, processes=99, file_bytes=12345, memory_bytes=3 * 1024**3))
+    assert _stdout(text).split() == ["7", "99", "12345", str(3 * 1024**3)]
+
+
+def test_returned_notebook_cannot_rewrite_cells() -> None:
+    from grading.execute import merge_outputs
+
+    sent = nbformat.reads(_notebook("assert False"), as_version=4)
+    forged = nbformat.reads(_notebook("assert True"), as_version=4)
+    with pytest.raises(ExecutionFailed, match="cells were changed"):
+        merge_outputs(sent, nbformat.writes(forged))
+    with pytest.raises(ExecutionFailed, match="invalid notebook"):
+        merge_outputs(sent, json.dumps({"cells": "nope"}))
+
+
+def test_not_root_refuses() -> None:
+    if os.geteuid() == 0:
+        pid = os.fork()
+        if pid == 0:  # drop to nobody in a child and check the refusal there
+            os.setgid(65534)
+            os.setuid(65534)
+            try:
+                Sandbox.create()
+            except Exception as exc:  # noqa: BLE001 - reported through the exit code
+                os._exit(0 if "needs root" in str(exc) else 2)
+            os._exit(1)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+    else:
+        with pytest.raises(Exception, match="needs root"):
+            Sandbox.create()
