@@ -6,11 +6,15 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.credkit-installed
 NODE_DIR := tests/interop
 NODE_STAMP := $(NODE_DIR)/node_modules/.credkit-installed
+CHROMIUM := /usr/bin/chromium
+# The frontend is built by `pip install` (hatch-jupyter-builder); a change to it reinstalls.
+FRONTEND := $(wildcard extensions/src/*.ts extensions/style/*) extensions/package.json extensions/yarn.lock
+LAB_LEARNER ?= ada
 
 .PHONY: demo test bench lab clean system-packages
 
-# The virtualenv is rebuilt whenever the pins change.
-$(STAMP): pyproject.toml constraints.txt
+# The virtualenv is rebuilt whenever the pins or the frontend change.
+$(STAMP): pyproject.toml constraints.txt $(FRONTEND)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check --upgrade pip==26.3
 	$(BIN)/pip install -q --disable-pip-version-check -c constraints.txt -e '.[test]'
@@ -29,11 +33,22 @@ demo: system-packages $(STAMP)
 system-packages:
 	bash tools/system-packages.sh
 
-test: system-packages $(STAMP) $(NODE_STAMP)
+# The browser tests drive Debian's Chromium (Playwright's own browser download fails offline).
+$(CHROMIUM):
+	apt-get update -q
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+
+test: system-packages $(STAMP) $(NODE_STAMP) | $(CHROMIUM)
 	$(BIN)/pytest
+
+# JupyterLab on a demo learner's wallet (make demo first): LAB_LEARNER=<name> picks another one.
+lab: $(STAMP)
+	@test -d demo/wallets/$(LAB_LEARNER) || { echo "no demo/wallets/$(LAB_LEARNER): run 'make demo' first" >&2; exit 1; }
+	$(BIN)/jupyter lab --notebook-dir=demo $(if $(filter 0,$(shell id -u)),--allow-root) \
+	  --Credkit.wallet_root="$(CURDIR)/demo/wallets" --Credkit.learner_id=$(LAB_LEARNER)
 
 bench: system-packages $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) demo $(NODE_DIR)/node_modules
+	rm -rf $(VENV) demo $(NODE_DIR)/node_modules extensions/node_modules extensions/lib extensions/credkit_jupyter/labextension extensions/tsconfig.tsbuildinfo

@@ -20,6 +20,8 @@ LAZY_COMMANDS: dict[str, str] = {
     "keys": "kit.commands:keys",
     "sign": "kit.commands:sign",
     "verify": "kit.commands:verify",
+    "bake": "kit.commands_bake:bake",
+    "artwork": "kit.commands_bake:artwork",
     "demo": "kit.commands:demo",
     "revoke": "grading.commands_status:revoke",
     "suspend": "grading.commands_status:suspend",

@@ -39,3 +39,7 @@ def postgres_url() -> "Iterator[str]":
 
     with postgres_server() as url:
         yield url
+
+
+# jp_fetch, jp_serverapp, ...: the server-extension tests run a real Jupyter server in-process.
+pytest_plugins = ["pytest_jupyter.jupyter_server"]

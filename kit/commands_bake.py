@@ -1,0 +1,88 @@
+"""``credkit bake``: put a credential into its badge image (PNG or SVG)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import click
+
+from kit.artwork import badge_png, badge_svg, credential_artwork_inputs
+from kit.baking import bake as bake_image
+from kit.errors import InvalidCredential
+
+__all__ = ["artwork", "bake"]
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temp file in the same folder, then rename."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent or Path("."), prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@click.command()
+@click.argument("credential", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--image",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Badge image (PNG or SVG) to bake into. Default: artwork drawn from the credential, in OUT's format.",
+)
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Baked image to write.")
+def bake(credential: Path, image: Path | None, out: Path) -> None:
+    """Bake CREDENTIAL (a JSON file) into a PNG or SVG badge image written to OUT."""
+    text = credential.read_text(encoding="utf-8")
+    try:
+        document = json.loads(text)
+    except ValueError as exc:
+        raise InvalidCredential(f"{credential}: not JSON ({exc})") from exc
+    if not isinstance(document, dict):
+        raise InvalidCredential(f"{credential}: not a JSON object")
+    if image is not None:
+        source = image.read_bytes()
+    else:
+        name, skills, colour, issuer = credential_artwork_inputs(document)
+        if out.suffix.lower() == ".png":
+            source = badge_png(name, skills, colour, issuer=issuer)
+        elif out.suffix.lower() == ".svg":
+            source = badge_svg(name, skills, colour, issuer=issuer).encode("utf-8")
+        else:
+            raise click.UsageError("without --image, OUT must end in .png or .svg")
+    try:
+        baked = bake_image(source, text)
+    except InvalidCredential as exc:
+        raise InvalidCredential(f"{image or out}: {exc}") from exc
+    _write_atomically(out, baked)
+    click.echo(f"credkit: baked {credential} into {out}", err=True)
+
+
+@click.command()
+@click.argument("name")
+@click.option("--skill", "skills", multiple=True, help="A skill the credential certifies (repeatable, in order).")
+@click.option("--colour", "--color", "colour", help="Badge colour #rrggbb. Default: chosen stably from --id or NAME.")
+@click.option("--id", "achievement_id", help="The credential's achievement id (URI), to choose the colour.")
+@click.option("--issuer", help="Issuer name shown at the top of the badge.")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Image to write: .svg or .png.")
+def artwork(name: str, skills: tuple[str, ...], colour: str | None, achievement_id: str | None, issuer: str | None, out: Path) -> None:
+    """Draw badge artwork for a credential called NAME (SVG or PNG by OUT's suffix)."""
+    from kit.artwork import colour_for
+
+    chosen = colour or colour_for(achievement_id or name)
+    try:
+        if out.suffix.lower() == ".svg":
+            data = badge_svg(name, list(skills), chosen, issuer=issuer).encode("utf-8")
+        elif out.suffix.lower() == ".png":
+            data = badge_png(name, list(skills), chosen, issuer=issuer)
+        else:
+            raise click.UsageError("OUT must end in .svg or .png")
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--colour") from None
+    _write_atomically(out, data)
+    click.echo(f"credkit: drew {out}", err=True)
