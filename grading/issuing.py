@@ -41,6 +41,7 @@ class IssueReport:
     unsandboxed: list[tuple[str, str]] = field(default_factory=list)  # (assessment, learner) refused
     held_back: list[tuple[str, str, str]] = field(default_factory=list)  # (assessment, learner, credential)
     no_longer_earned: list[tuple[str, str, str]] = field(default_factory=list)  # (learner, credential, id)
+    released_to_exchange: int = 0
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -50,6 +51,7 @@ class IssueReport:
             "refused_unsandboxed": [{"assessment": a, "learner": l} for a, l in self.unsandboxed],
             "held_back_for_manual_grading": [{"assessment": a, "learner": l, "credential": c} for a, l, c in self.held_back],
             "no_longer_earned": [{"learner": l, "credential": c, "id": i} for l, c, i in self.no_longer_earned],
+            "released_to_exchange": self.released_to_exchange,
         }
 
 
@@ -143,6 +145,13 @@ def issue_course(
             report.issued.extend(result.issued)
             report.already_issued += result.already_issued
         _issuer(settings, key, ledger, None).publish_status_lists(now=now)
+        if settings.credkit.delivery == "exchange":
+            from .exchange_release import release_to_exchange
+
+            report.released_to_exchange, without_secret = release_to_exchange(settings, ledger)
+            for learner in without_secret:
+                log.warning("%s has credentials but no submission secret (collected without the exchange?): "
+                            "not released through the exchange", learner)
     for learner, name, credential_id in report.no_longer_earned:
         log.warning("%s no longer meets the rules of %s (%s); it stays valid unless you run: credkit revoke %s --reason …",
                     learner, name, credential_id, credential_id)
