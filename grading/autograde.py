@@ -64,6 +64,9 @@ class BatchResult:
     workers: int = 0
     seconds: float = 0.0
     dask_workers: list[str] = field(default_factory=list)
+    coordinator_seconds: float = 0.0  # trusted work: batch time minus time waiting for workers
+    executions: int = 0
+    execute_seconds: float = 0.0
 
     def count(self, status: str) -> int:
         return sum(1 for s in self.submissions if s.status == status)
@@ -78,6 +81,9 @@ class PrefetchBroker:
         self._inflight: OrderedDict[tuple[str, str, str], tuple[str, dict[str, bytes], Limits, Future[Executed]]] = OrderedDict()
         self.hits = 0
         self.misses = 0
+        self.waited = 0.0  # coordinator time spent waiting for workers
+        self.executed = 0
+        self.execute_seconds = 0.0  # sum of executions' wall time on the workers
 
     def prefetch(self, key: tuple[str, str, str], notebook: str, files: dict[str, bytes], limits: Limits) -> None:
         if key not in self._inflight:
@@ -90,11 +96,20 @@ class PrefetchBroker:
         entry = self._inflight.pop(key, None)
         if entry is not None and entry[0] == notebook and entry[1] == files and entry[2] == limits:
             self.hits += 1
-            return entry[3].result()
-        if entry is not None:
-            entry[3].cancel()
-        self.misses += 1
-        return self.engine.submit(notebook, files, limits).result()
+            future = entry[3]
+        else:
+            if entry is not None:
+                entry[3].cancel()
+            self.misses += 1
+            future = self.engine.submit(notebook, files, limits)
+        t0 = time.monotonic()
+        try:
+            done = future.result()
+        finally:
+            self.waited += time.monotonic() - t0
+        self.executed += 1
+        self.execute_seconds += done.seconds
+        return done
 
     def drop_student(self, assignment: str, student: str) -> None:
         for key in [k for k in self._inflight if k[0] == assignment and k[1] == student]:
@@ -259,6 +274,9 @@ class CredkitAutograde(Autograde):
             self.result.prefetch_misses = self.broker.misses
             self.result.seconds = time.monotonic() - started
             self.result.dask_workers = sorted(getattr(self.engine, "worker_addresses", ()))
+            self.result.coordinator_seconds = self.result.seconds - self.broker.waited
+            self.result.executions = self.broker.executed
+            self.result.execute_seconds = self.broker.execute_seconds
 
     @staticmethod
     def _remove(dest: str) -> None:

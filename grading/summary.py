@@ -73,6 +73,10 @@ def batch_summary(result: Any, skills: Mapping[str, Any] | None = None) -> dict[
         "prefetch": {"hits": result.prefetch_hits, "misses": result.prefetch_misses},
         "skills": dict(skills or {}),
         "dask_workers": sorted(getattr(result, "dask_workers", []) or []),
+        "coordinator_seconds_per_submission": (
+            round(result.coordinator_seconds / len(graded), 3) if graded else None),
+        "execute_seconds_per_notebook": (
+            round(result.execute_seconds / result.executions, 3) if result.executions else None),
     }
 
 

@@ -1,0 +1,1 @@
+"""credkit benchmarks (``make bench``): absolute numbers and ratios against a baseline in the same run."""
