@@ -7,18 +7,7 @@ STAMP := $(VENV)/.credkit-installed
 NODE_DIR := tests/interop
 NODE_STAMP := $(NODE_DIR)/node_modules/.credkit-installed
 
-.PHONY: demo test bench lab clean sandbox-tools
-
-# The grading sandbox's system tools (bubblewrap; setpriv and prlimit from util-linux).
-# apt-get runs only when one is missing.
-SANDBOX_TOOLS := bwrap setpriv prlimit
-sandbox-tools:
-	@missing=""; for t in $(SANDBOX_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
-	if [ -n "$$missing" ]; then \
-	  echo "installing the grading sandbox's tools (missing:$$missing)"; \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq bubblewrap util-linux; \
-	fi
+.PHONY: demo test bench lab clean system-packages
 
 # The virtualenv is rebuilt whenever the pins change.
 $(STAMP): pyproject.toml constraints.txt
@@ -32,13 +21,18 @@ $(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
 	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-demo: $(STAMP)
+demo: system-packages $(STAMP)
 	$(BIN)/credkit demo --out demo
 
-test: $(STAMP) $(NODE_STAMP) sandbox-tools
+# Debian packages the tests use (the grading sandbox's bubblewrap, setpriv and prlimit; PostgreSQL
+# for the ledger tests), installed only when missing.
+system-packages:
+	bash tools/system-packages.sh
+
+test: system-packages $(STAMP) $(NODE_STAMP)
 	$(BIN)/pytest
 
-bench: $(STAMP) $(NODE_STAMP) sandbox-tools
+bench: system-packages $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m bench
 
 clean:

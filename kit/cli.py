@@ -21,7 +21,15 @@ LAZY_COMMANDS: dict[str, str] = {
     "sign": "kit.commands:sign",
     "verify": "kit.commands:verify",
     "demo": "kit.commands:demo",
+    "revoke": "grading.commands_status:revoke",
+    "suspend": "grading.commands_status:suspend",
+    "unsuspend": "grading.commands_status:unsuspend",
+    "validate": "grading.commands:validate",
+    "release": "grading.commands:release",
+    "new": "grading.commands:new",
     "grade": "grading.commands_grade:grade",
+    "issue": "grading.commands_issue:issue",
+    "report": "grading.commands_report:report",
 }
 
 

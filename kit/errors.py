@@ -14,6 +14,7 @@ __all__ = [
     "VerificationError",
     "CanonicalizationError",
     "ManifestError",
+    "AssessmentInvalid",
     "GradingError",
     "SandboxError",
 ]
@@ -53,6 +54,15 @@ class VerificationError(CredkitError):
 
 class ManifestError(CredkitError):
     """An assessment manifest or notebook is wrong; the message names the file and the key."""
+
+
+class AssessmentInvalid(ManifestError):
+    """An assessment or track has problems; ``problems`` lists each as ``<file>: <key>: <problem>``."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        more = f" (and {len(self.problems) - 1} more problem(s); run credkit validate)" if len(self.problems) > 1 else ""
+        super().__init__((self.problems[0] if self.problems else "invalid assessment") + more)
 
 
 class GradingError(CredkitError):

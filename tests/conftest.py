@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,3 +30,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # ty
         )
         for nodeid in _not_run:
             terminalreporter.write_line(f"  {nodeid}", red=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> "Iterator[str]":
+    """A SQLAlchemy URL on a real PostgreSQL server started for this test session."""
+    from tests.postgres import postgres_server
+
+    with postgres_server() as url:
+        yield url

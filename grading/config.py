@@ -1,0 +1,125 @@
+"""The kit's course settings: a ``Credkit`` section in the course's ``nbgrader_config.py``.
+
+Example::
+
+    c.Credkit.key_file = "/home/instructor/.jupyter/credkit/issuer-key.json"
+    c.Credkit.ledger_url = "postgresql+psycopg://credkit@db.example.edu/credkit"
+    c.Credkit.status_base_url = "https://courses.example.edu/ds101/credentials/status"
+
+CLI flags override these; everything has a default that works on one machine.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jupyter_core.paths import jupyter_config_dir, jupyter_data_dir
+from traitlets import Enum, Unicode
+from traitlets.config import Config, Configurable
+from traitlets.config.loader import ConfigFileNotFound, PyFileConfigLoader
+
+from kit.errors import CredkitError
+
+__all__ = ["Credkit", "load_course_config", "CourseSettings", "ConfigError"]
+
+
+class ConfigError(CredkitError):
+    """The course's nbgrader_config.py cannot be read, or a setting is unusable."""
+
+
+class Credkit(Configurable):
+    """credkit's settings for one course."""
+
+    key_file = Unicode(
+        "",
+        help="Issuer key file (Multikey JSON). Never inside the course folder. "
+        "Default: <jupyter config dir>/credkit/<course_id>-issuer-key.json, created 0600 on first use.",
+    ).tag(config=True)
+    ledger_url = Unicode(
+        "",
+        help="SQLAlchemy URL of the credential ledger. Default: sqlite:///<course>/credkit/ledger.db. "
+        "A PostgreSQL URL (postgresql+psycopg://…) works too.",
+    ).tag(config=True)
+    wallet_root = Unicode(
+        "",
+        help="Folder of learners' wallets; credentials go to <wallet_root>/<learner>/. Default: <course>/credkit/wallets.",
+    ).tag(config=True)
+    status_dir = Unicode(
+        "", help="Folder the signed status lists are published to. Default: <course>/credkit/status."
+    ).tag(config=True)
+    status_base_url = Unicode(
+        "",
+        help="Public URL the status folder is served at; status list ids are <status_base_url>/<list>. "
+        "Default: <issuer url from the manifest>/credentials/<course_id>/status.",
+    ).tag(config=True)
+    status_purpose = Enum(
+        ["revocation", "suspension"],
+        default_value="revocation",
+        help="The status list each credential sits on. The strict Open Badges schema allows one status entry "
+        "per credential: 'revocation' (permanent) or 'suspension' (reversible).",
+    ).tag(config=True)
+    cryptosuite = Enum(
+        ["eddsa-rdfc-2022", "eddsa-jcs-2022"], default_value="eddsa-rdfc-2022", help="Data Integrity cryptosuite for new credentials."
+    ).tag(config=True)
+    learner_id = Unicode(
+        "", help="On a single-user Jupyter server: the learner whose wallet the Credentials panel shows."
+    ).tag(config=True)
+
+
+class CourseSettings:
+    """The resolved settings of a course folder: config values with their defaults filled in."""
+
+    def __init__(self, course_root: Path, course_id: str, config: Config) -> None:
+        self.course_root, self.course_id = course_root, course_id
+        self.credkit = Credkit(config=config)
+        self.config = config
+
+    @property
+    def key_file(self) -> Path:
+        if self.credkit.key_file:
+            return Path(self.credkit.key_file).expanduser()
+        return Path(jupyter_config_dir()) / "credkit" / f"{self.course_id}-issuer-key.json"
+
+    @property
+    def ledger_url(self) -> str:
+        return self.credkit.ledger_url or f"sqlite:///{self.course_root / 'credkit' / 'ledger.db'}"
+
+    @property
+    def wallet_root(self) -> Path:
+        return Path(self.credkit.wallet_root).expanduser() if self.credkit.wallet_root else self.course_root / "credkit" / "wallets"
+
+    @property
+    def status_dir(self) -> Path:
+        return Path(self.credkit.status_dir).expanduser() if self.credkit.status_dir else self.course_root / "credkit" / "status"
+
+    def status_base_url(self, issuer_url: str) -> str:
+        return self.credkit.status_base_url or f"{issuer_url.rstrip('/')}/credentials/{self.course_id}/status"
+
+    def check_key_outside_course(self) -> None:
+        """The key must not live where grading touches files (DESIGN.md, trust boundaries)."""
+        key = self.key_file.resolve()
+        if key.is_relative_to(self.course_root.resolve()):
+            raise ConfigError(f"{key}: the issuer key must not be inside the course folder {self.course_root}")
+
+
+def load_course_config(course_root: str | Path) -> CourseSettings:
+    """Read ``<course_root>/nbgrader_config.py`` (if any) the way nbgrader does; one-line errors."""
+    root = Path(course_root).resolve()
+    if not root.is_dir():
+        raise ConfigError(f"{root}: no such course folder")
+    config = Config()
+    path = root / "nbgrader_config.py"
+    if path.exists():
+        try:
+            config = PyFileConfigLoader(path.name, path=str(root)).load_config()
+        except ConfigFileNotFound:
+            pass
+        except Exception as exc:  # a config file is Python: any error in it is the instructor's to fix
+            raise ConfigError(f"{path}: cannot load ({exc.__class__.__name__}: {exc})") from None
+    course_id = str(config.get("CourseDirectory", {}).get("course_id", "") or root.name)
+    return CourseSettings(root, course_id, config)
+
+
+def default_data_wallet() -> Path:
+    """The learner-side wallet on a learner's own Jupyter server."""
+    return Path(jupyter_data_dir()) / "credkit" / "wallet"

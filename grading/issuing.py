@@ -1,0 +1,158 @@
+"""``credkit issue``: turn a course's trusted grades into signed, delivered skill credentials.
+
+For every released assessment: read each learner's grades from the gradebook, keep only
+submissions whose grades were produced in the sandbox (unless the instructor passes the unsafe
+flag), apply the manifest's rules, issue what is newly earned, then issue the track's stacked
+credentials for learners who now hold all their components, and republish the status lists.
+Running it again issues nothing new.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from kit.credentials import Recipient
+from kit.issuance import CredentialIssuer, Issued
+from kit.keys import IssuerKey
+from kit.ledger import Ledger
+
+from .awards import LearnerGrades, held_back, issuer_profile, read_grades, skill_awards, stack_awards
+from .config import CourseSettings, load_course_config
+from .course import released_assessment, released_ids, released_track
+from .manifest import earned_credentials, score_skills
+
+__all__ = ["IssueReport", "issue_course", "gradebook_url", "UNSAFE_FLAG"]
+
+log = logging.getLogger("credkit.issue")
+UNSAFE_FLAG = "--unsafe-issue-unsandboxed-grades"
+
+
+@dataclass
+class IssueReport:
+    """What an issuing run did, for the summary and ``--json``."""
+
+    issued: list[Issued] = field(default_factory=list)
+    already_issued: int = 0
+    redelivered: int = 0
+    unsandboxed: list[tuple[str, str]] = field(default_factory=list)  # (assessment, learner) refused
+    held_back: list[tuple[str, str, str]] = field(default_factory=list)  # (assessment, learner, credential)
+    no_longer_earned: list[tuple[str, str, str]] = field(default_factory=list)  # (learner, credential, id)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "issued": [{"id": i.id, "learner": i.learner, "credential": i.achievement_id, "name": i.name, "file": str(i.path)} for i in self.issued],
+            "already_issued": self.already_issued,
+            "redelivered": self.redelivered,
+            "refused_unsandboxed": [{"assessment": a, "learner": l} for a, l in self.unsandboxed],
+            "held_back_for_manual_grading": [{"assessment": a, "learner": l, "credential": c} for a, l, c in self.held_back],
+            "no_longer_earned": [{"learner": l, "credential": c, "id": i} for l, c, i in self.no_longer_earned],
+        }
+
+
+def gradebook_url(settings: CourseSettings) -> str:
+    configured = settings.config.get("CourseDirectory", {}).get("db_url")
+    return str(configured) if configured else f"sqlite:///{settings.course_root / 'gradebook.db'}"
+
+
+def _sandboxed_only(settings: CourseSettings, db_url: str, assignment: str, grades: list[LearnerGrades], report: IssueReport) -> list[LearnerGrades]:
+    from .execute import gradebook_auto_scores
+    from .provenance import ProvenanceStore, provenance_path
+
+    path = provenance_path(db_url, str(settings.course_root))
+    if not path.exists():
+        report.unsandboxed.extend((assignment, g.learner) for g in grades)
+        return []
+    kept = []
+    with ProvenanceStore(path) as store:
+        for learner_grades in grades:
+            scores = gradebook_auto_scores(db_url, settings.course_id, assignment, learner_grades.learner)
+            if store.is_sandboxed(assignment, learner_grades.learner, scores):
+                kept.append(learner_grades)
+            else:
+                report.unsandboxed.append((assignment, learner_grades.learner))
+    return kept
+
+
+def _recipients(db_url: str, course_id: str) -> dict[str, Recipient]:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(db_url, course_id=course_id) as gradebook:
+        return {
+            s.id: Recipient(s.email.strip().lower(), identity_type="emailAddress") if s.email else Recipient(s.id, identity_type="systemId")
+            for s in gradebook.students
+        }
+
+
+def issue_course(
+    course_root: str | Path,
+    key: IssuerKey,
+    *,
+    assignments: list[str] | None = None,
+    learners: list[str] | None = None,
+    unsafe_issue_unsandboxed_grades: bool = False,
+    now: datetime | None = None,
+) -> IssueReport:
+    """Issue everything the course's trusted grades earn and deliver it; see the module docstring."""
+    settings = load_course_config(course_root)
+    settings.check_key_outside_course()
+    if unsafe_issue_unsandboxed_grades:
+        log.warning("UNSAFE: issuing from grades that were not produced in the sandbox (%s)", UNSAFE_FLAG)
+    now = now or datetime.now(timezone.utc)
+    db_url = gradebook_url(settings)
+    report = IssueReport()
+    tracks = {}
+    with Ledger(settings.ledger_url) as ledger:
+        held_ids = defaultdict(dict)  # learner -> achievement id -> (credential id, name)
+        for record in ledger.credentials(course=settings.course_id):
+            if record.state == "active":
+                held_ids[record.learner][record.achievement_id] = (record.id, record.name)
+        for assignment in assignments or released_ids(settings.course_root):
+            assessment = released_assessment(settings.course_root, assignment)
+            track = released_track(settings.course_root, assignment)
+            if track is not None:
+                tracks[track.path] = track
+            grades = read_grades(db_url, settings.course_id, assignment, learners)
+            if not unsafe_issue_unsandboxed_grades:
+                grades = _sandboxed_only(settings, db_url, assignment, grades, report)
+            for learner_grades in grades:
+                report.held_back.extend((assignment, learner_grades.learner, name) for name in held_back(assessment, learner_grades))
+                earned = {r.id for r in earned_credentials(assessment, score_skills(assessment, learner_grades.cells))}
+                for rule in assessment.credentials.values():
+                    held = held_ids[learner_grades.learner].get(rule.id)
+                    if held and rule.id not in earned and rule.name not in {c for _, l, c in report.held_back if l == learner_grades.learner}:
+                        report.no_longer_earned.append((learner_grades.learner, rule.name, held[0]))
+            folder = track.path.parent if track is not None else assessment.folder
+            issuer = _issuer(settings, key, ledger, issuer_profile(assessment.issuer, folder))
+            report.redelivered += issuer.redeliver_missing(course=settings.course_id)
+            result = issuer.issue(skill_awards(settings.course_id, assessment, grades, now=now))
+            report.issued.extend(result.issued)
+            report.already_issued += result.already_issued
+            for issued in result.issued:
+                held_ids[issued.learner][issued.achievement_id] = (issued.id, issued.name)
+        for track in tracks.values():
+            if not track.stacks:
+                continue
+            recipients = _recipients(db_url, settings.course_id)
+            issuer = _issuer(settings, key, ledger, issuer_profile(track.issuer, track.path.parent))
+            eligible = {l: a for l, a in held_ids.items() if l in recipients}
+            result = issuer.issue(stack_awards(settings.course_id, track.stacks.values(), eligible, recipients, track.path.parent, now=now))
+            report.issued.extend(result.issued)
+            report.already_issued += result.already_issued
+        _issuer(settings, key, ledger, None).publish_status_lists(now=now)
+    for learner, name, credential_id in report.no_longer_earned:
+        log.warning("%s no longer meets the rules of %s (%s); it stays valid unless you run: credkit revoke %s --reason …",
+                    learner, name, credential_id, credential_id)
+    return report
+
+
+def _issuer(settings: CourseSettings, key: IssuerKey, ledger: Ledger, profile: object) -> CredentialIssuer:
+    base = settings.status_base_url(getattr(profile, "url", "") or "https://credkit.invalid")
+    return CredentialIssuer(
+        key=key, profile=profile,  # type: ignore[arg-type]
+        ledger=ledger, wallet_root=settings.wallet_root, status_dir=settings.status_dir,
+        status_base_url=base, status_purpose=settings.credkit.status_purpose, cryptosuite=settings.credkit.cryptosuite,
+    )

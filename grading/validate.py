@@ -1,0 +1,269 @@
+"""``credkit validate``: a manifest against its schema and against its nbgrader notebooks."""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+from nbgrader.nbgraderformat import MetadataValidator, ValidationError
+
+from kit.errors import AssessmentInvalid, ManifestError
+
+from .manifest import MANIFEST_NAME, TRACK_NAME, Assessment, Track, load_assessment, load_track
+
+__all__ = ["GradedCell", "Report", "read_graded_cells", "check_assessment", "validate_path"]
+
+_MARK = re.compile(r"^\s*###\s*(BEGIN|END)\s+(SOLUTION|HIDDEN TESTS)\s*$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class GradedCell:
+    """A cell of a source notebook with nbgrader metadata that carries points or a solution."""
+
+    notebook: str
+    index: int
+    grade_id: str
+    cell_type: str
+    grade: bool
+    solution: bool
+    locked: bool
+    points: float
+    source: str
+
+    @property
+    def is_test(self) -> bool:
+        """An autograder test cell (graded, not a learner's answer)."""
+        return self.grade and not self.solution and self.cell_type == "code"
+
+    @property
+    def has_hidden(self) -> bool:
+        return bool(re.search(r"###\s*BEGIN HIDDEN TESTS", self.source))
+
+    def visible_source(self) -> str:
+        """The cell as learners see it: hidden test regions removed."""
+        return re.sub(r"(?ms)^\s*###\s*BEGIN HIDDEN TESTS.*?###\s*END HIDDEN TESTS[^\n]*\n?", "", self.source)
+
+
+@dataclass
+class Report:
+    """What validate found for one assessment or track file."""
+
+    path: Path
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def read_graded_cells(folder: Path, notebooks: tuple[str, ...]) -> tuple[dict[str, GradedCell], list[str]]:
+    """Every nbgrader cell of the notebooks by grade_id, and the problems found reading them."""
+    cells: dict[str, GradedCell] = {}
+    problems: list[str] = []
+    validator = MetadataValidator()
+    for name in notebooks:
+        path = folder / name
+        try:
+            nb = nbformat.read(path, as_version=4)
+            nbformat.validate(nb)
+        except Exception as exc:  # nbformat raises many kinds; all mean "not a valid notebook"
+            problems.append(f"{path}: (notebook): not a valid notebook: {str(exc).splitlines()[0]}")
+            continue
+        try:
+            validator.validate_nb(nb)
+        except ValidationError as exc:
+            problems.append(f"{path}: (nbgrader metadata): {exc}")
+            continue
+        for i, cell in enumerate(nb.cells):
+            meta = cell.get("metadata", {}).get("nbgrader")
+            source = cell.source
+            where = f"{path}: cell {i + 1}"
+            problems.extend(_marker_problems(where, source, meta or {}))
+            if not meta or not (meta.get("grade") or meta.get("solution") or meta.get("task")):
+                continue
+            grade_id = meta["grade_id"]
+            if grade_id in cells:
+                problems.append(f"{where}: grade_id {grade_id!r} is used twice (also {cells[grade_id].notebook})")
+            cells[grade_id] = GradedCell(
+                notebook=name, index=i, grade_id=grade_id, cell_type=cell.cell_type,
+                grade=bool(meta.get("grade")), solution=bool(meta.get("solution")),
+                locked=bool(meta.get("locked")), points=float(meta.get("points") or 0), source=source,
+            )
+    return cells, problems
+
+
+def _marker_problems(where: str, source: str, meta: dict) -> Iterator[str]:
+    open_: str | None = None
+    for m in _MARK.finditer(source):
+        what, region = m.group(1), m.group(2)
+        if what == "BEGIN":
+            if open_:
+                yield f"{where}: '### BEGIN {region}' inside an open {open_} region"
+            open_ = region
+        else:
+            if open_ != region:
+                yield f"{where}: '### END {region}' without a matching BEGIN"
+            open_ = None
+        if region == "SOLUTION" and not meta.get("solution"):
+            yield f"{where}: a solution region in a cell that is not a solution cell (nbgrader would not clear it)"
+            return
+        if region == "HIDDEN TESTS" and not (meta.get("grade") and not meta.get("solution")):
+            yield f"{where}: a hidden test region outside an autograder test cell (it would not be hidden)"
+            return
+    if open_:
+        yield f"{where}: '### BEGIN {open_}' is never closed"
+
+
+def check_assessment(assessment: Assessment) -> Report:
+    """Cross-check a loaded manifest against its notebooks; problems are errors, warnings advice."""
+    report = Report(assessment.path)
+    mf = assessment.path
+    cells, problems = read_graded_cells(assessment.folder, assessment.notebooks)
+    report.problems.extend(problems)
+    if problems:
+        return report
+    for grade_id, skills in assessment.cells.items():
+        cell = cells.get(grade_id)
+        key = f"cells.{grade_id}" if grade_id.replace("_", "").replace("-", "").isalnum() else f'cells."{grade_id}"'
+        if cell is None:
+            report.problems.append(f"{mf}: {key}: unknown grade_id {grade_id!r}: no such nbgrader cell in "
+                                   f"{', '.join(assessment.notebooks)}")
+        elif not cell.grade or cell.points <= 0:
+            report.problems.append(f"{mf}: {key}: cell {grade_id!r} is not a graded cell with points")
+    possible = {
+        sid: sum(cells[g].points for g in assessment.cells_of(sid) if g in cells) for sid in assessment.skills
+    }
+    from decimal import Decimal
+
+    for cred in assessment.credentials.values():
+        for t in cred.requires:
+            have = Decimal(str(possible[t.skill]))
+            need = t.needed(have)
+            if need > have:
+                report.problems.append(
+                    f"{mf}: credentials.{cred.key}.requires.{t.skill}: unreachable threshold: needs "
+                    f"{format(need.normalize(), 'f')} points but the skill's cells give {format(have.normalize(), 'f')}"
+                )
+    for cell in cells.values():
+        if cell.grade and cell.points > 0 and cell.grade_id not in assessment.cells:
+            report.warnings.append(f"{assessment.folder / cell.notebook}: cell {cell.grade_id!r}: graded cell "
+                                   "not mapped to any skill in the manifest")
+        if cell.is_test:
+            report.warnings.extend(_foolable(assessment.folder / cell.notebook, cell))
+    return report
+
+
+_CONVERTERS = {"float", "int", "str", "bool", "list", "tuple", "dict", "set", "sorted", "len", "round",
+               "type", "repr", "frozenset", "abs", "sum", "min", "max"}
+
+
+def _foolable(path: Path, cell: GradedCell) -> Iterator[str]:
+    """Warn about ``assert x == y`` where an object with an always-true ``__eq__`` would pass."""
+    code = "\n".join("" if ln.lstrip().startswith(("%", "!")) else ln for ln in cell.source.splitlines())
+    try:
+        tree = ast.parse(code)
+    except SyntaxError as exc:
+        yield f"{path}: cell {cell.grade_id!r}: test cell does not parse: {exc.msg} (line {exc.lineno})"
+        return
+    checked: set[str] = set()
+    safe_names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and _safe(node.value, checked, safe_names):
+            safe_names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        if isinstance(node, ast.For) and _safe(node.iter, checked, safe_names):
+            safe_names.update(n.id for n in ast.walk(node.target) if isinstance(n, ast.Name))
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):  # modules the test cell imports itself
+            checked.update((a.asname or a.name).split(".")[0] for a in node.names)
+        if isinstance(node, ast.Compare) and isinstance(node.left, ast.Call) and _call_name(node.left) == "type":
+            if node.left.args and isinstance(node.left.args[0], ast.Name) and all(isinstance(o, ast.Is) for o in node.ops):
+                checked.add(node.left.args[0].id)
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Assert):
+            continue
+        for cmp in (n for n in ast.walk(node.test) if isinstance(n, ast.Compare)):
+            if not any(isinstance(o, (ast.Eq, ast.NotEq, ast.In, ast.NotIn)) for o in cmp.ops):
+                continue
+            operands = [cmp.left, *cmp.comparators]
+            if not all(_safe(o, checked, safe_names) for o in operands):
+                yield (f"{path}: cell {cell.grade_id!r} line {node.lineno}: `{ast.unparse(cmp)[:60]}` passes for an "
+                       "object whose __eq__ is always true; assert type(...) is ... first, or compare float(...)/list(...)")
+                break
+
+
+def _call_name(node: ast.Call) -> str | None:
+    return node.func.id if isinstance(node.func, ast.Name) else None
+
+
+def _safe(node: ast.AST, checked: set[str], safe_names: set[str]) -> bool:
+    if isinstance(node, ast.Constant):
+        return True
+    if isinstance(node, ast.Name):
+        return node.id in checked or node.id in safe_names
+    if isinstance(node, (ast.Subscript, ast.Attribute)):
+        # an item or attribute of an object whose exact type the cell asserted
+        base = node.value
+        while isinstance(base, (ast.Subscript, ast.Attribute)):
+            base = base.value
+        return isinstance(base, ast.Name) and base.id in checked
+    if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+        return all(_safe(e, checked, safe_names) for e in node.elts)
+    if isinstance(node, ast.Dict):
+        return all(_safe(e, checked, safe_names) for e in [*node.keys, *node.values] if e is not None)
+    if isinstance(node, ast.UnaryOp):
+        return _safe(node.operand, checked, safe_names)
+    if isinstance(node, ast.BinOp):
+        return _safe(node.left, checked, safe_names) and _safe(node.right, checked, safe_names)
+    if isinstance(node, ast.Call):
+        return _call_name(node) in _CONVERTERS
+    if isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp)):
+        elts = [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]
+        return all(isinstance(e, ast.Constant) or (isinstance(e, ast.Call) and _call_name(e) in _CONVERTERS)
+                   for e in elts)
+    return False
+
+
+def validate_path(path: str | Path) -> list[Report]:
+    """Validate an assessment folder, a track folder, or a folder of tracks.
+
+    Loading errors become problems in the reports; raises ManifestError when PATH holds none.
+    """
+    path = Path(path)
+    if path.is_file():
+        path = path.parent
+    if not path.is_dir():
+        raise ManifestError(f"{path}: no such folder")
+    if (path / MANIFEST_NAME).is_file() and not (path / TRACK_NAME).is_file():
+        return [_validate_assessment(path)]
+    if (path / TRACK_NAME).is_file():
+        return _validate_track(path)
+    tracks = sorted(p.parent for p in path.glob(f"*/{TRACK_NAME}"))
+    loose = sorted(p.parent for p in path.glob(f"*/{MANIFEST_NAME}"))
+    if not tracks and not loose:
+        raise ManifestError(f"{path}: no {MANIFEST_NAME} or */{TRACK_NAME} found")
+    reports = [_validate_assessment(p) for p in loose]
+    for t in tracks:
+        reports.extend(_validate_track(t))
+    return reports
+
+
+def _validate_assessment(folder: Path) -> Report:
+    try:
+        a = load_assessment(folder)
+    except AssessmentInvalid as exc:
+        return Report(folder / MANIFEST_NAME, problems=exc.problems)
+    return check_assessment(a)
+
+
+def _validate_track(folder: Path) -> list[Report]:
+    reports: list[Report] = []
+    try:
+        track: Track = load_track(folder)
+    except AssessmentInvalid as exc:
+        reports.append(Report(folder / TRACK_NAME, problems=exc.problems))
+        return reports
+    reports.append(Report(track.path))
+    for a in track.assessments.values():
+        reports.append(check_assessment(a))
+    return reports

@@ -1,0 +1,203 @@
+"""Core CLI commands: keys, sign, verify, demo. Thin: parse, call the library, print, exit."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from kit.errors import CredkitError, InvalidCredential, KeyLoadError
+
+PASSPHRASE_ENV = "CREDKIT_KEY_PASSPHRASE"
+MAX_CREDENTIAL_BYTES = 8 * 1024 * 1024  # a baked PNG with artwork stays far below this
+
+
+def _passphrase(*, confirm: bool, purpose: str) -> bytes:
+    """The key passphrase from CREDKIT_KEY_PASSPHRASE, else a hidden prompt on a terminal."""
+    value = os.environ.get(PASSPHRASE_ENV)
+    if value is None:
+        if not sys.stdin.isatty():
+            raise KeyLoadError(f"{purpose}: no passphrase: set {PASSPHRASE_ENV} or run in a terminal")
+        value = click.prompt("Key passphrase", hide_input=True, confirmation_prompt=confirm, err=True)
+    if not value:
+        raise KeyLoadError(f"{purpose}: the passphrase is empty")
+    return value.encode("utf-8")
+
+
+def load_signing_key(path: str) -> Any:
+    """Load a key file for signing, asking for the passphrase only when the key is encrypted."""
+    from kit.keys import key_file_is_encrypted, load_key
+
+    passphrase = _passphrase(confirm=False, purpose=path) if key_file_is_encrypted(path) else None
+    key = load_key(path, passphrase=passphrase)
+    if not key.can_sign:
+        raise KeyLoadError(f"{path}: public-only key (no secretKeyMultibase): it can verify but not sign")
+    return key
+
+
+def read_json_file(path: str) -> Any:
+    """A JSON document from ``path``; InvalidCredential naming the file when unreadable or malformed."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise InvalidCredential(f"{path}: cannot read ({exc.strerror or exc.__class__.__name__})") from None
+    try:
+        return json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidCredential(f"{path}: not valid JSON ({exc})") from None
+
+
+@click.group()
+def keys() -> None:
+    """Make and inspect issuer keys (did:key, Ed25519)."""
+
+
+@keys.command("new")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="Key file to create (mode 0600).")
+@click.option("--encrypt", is_flag=True, help=f"Seal the secret with a passphrase ({PASSPHRASE_ENV} or a prompt).")
+def keys_new(out: str, encrypt: bool) -> None:
+    """Generate an issuer key and write it as a Multikey JSON file."""
+    from kit.keys import IssuerKey, save_key
+
+    passphrase = _passphrase(confirm=True, purpose=out) if encrypt else None
+    key = IssuerKey.generate()
+    save_key(key, out, passphrase=passphrase)
+    click.echo(f"wrote {out} ({'encrypted' if encrypt else 'unencrypted'}, mode 0600)", err=True)
+    click.echo(key.did)
+
+
+@keys.command("show")
+@click.argument("file", type=click.Path(dir_okay=False))
+def keys_show(file: str) -> None:
+    """Print the key's DID, verification method and public key (never the secret)."""
+    from kit.keys import IssuerKey
+
+    doc = read_json_key(file)
+    key = IssuerKey.from_multikey({k: v for k, v in doc.items() if k == "publicKeyMultibase"}, source=file)
+    click.echo(f"did:                 {key.did}")
+    click.echo(f"verificationMethod:  {key.verification_method}")
+    click.echo(f"publicKeyMultibase:  {key.public_key_multibase}")
+    secret = "encrypted" if "secretKeyEncrypted" in doc else ("present" if ("secretKeyMultibase" in doc or "privateKeyMultibase" in doc) else "absent (public-only)")
+    click.echo(f"secret key:          {secret}")
+
+
+def read_json_key(path: str) -> dict[str, Any]:
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise KeyLoadError(f"{path}: no such key file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise KeyLoadError(f"{path}: not a readable JSON key file ({exc.__class__.__name__}); truncated?") from None
+    if not isinstance(doc, dict):
+        raise KeyLoadError(f"{path}: a key file must hold a JSON object")
+    return doc
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--key", "key_file", required=True, type=click.Path(dir_okay=False), help="Issuer key file.")
+@click.option("--cryptosuite", type=click.Choice(["eddsa-rdfc-2022", "eddsa-jcs-2022"]), default="eddsa-rdfc-2022", show_default=True)
+@click.option("--created", help="Proof creation time (ISO 8601 with a time zone); default now.")
+@click.option("--verification-method", help="Verification method URI; default the key's did:key method.")
+def sign(file: str, key_file: str, cryptosuite: str, created: str | None, verification_method: str | None) -> None:
+    """Sign a VC 2.0 credential and print it with its DataIntegrityProof."""
+    from kit.credentials import parse_datetime
+    from kit.proofs import sign as sign_document
+
+    if created is not None:
+        try:
+            parse_datetime(created)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--created") from None
+    document = read_json_file(file)
+    key = load_signing_key(key_file)
+    try:
+        signed = sign_document(document, key, cryptosuite=cryptosuite, created=created, verification_method=verification_method)
+    except CredkitError as exc:
+        raise type(exc)(f"{file}: {exc.diagnostics()}") from exc
+    click.echo(json.dumps(signed, indent=2, ensure_ascii=False))
+
+
+def _parse_status_lists(values: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    lists: dict[str, dict[str, Any]] = {}
+    for value in values:
+        url, sep, path = value.partition("=")
+        if not sep or not url or not path:
+            raise click.BadParameter(f"{value!r} is not URL=FILE", param_hint="--status-list")
+        document = read_json_file(path)
+        if not isinstance(document, dict):
+            raise InvalidCredential(f"{path}: a status list credential must be a JSON object")
+        lists[url] = document
+    return lists
+
+
+def load_credential_file(path: str) -> Any:
+    """The credential in a JSON file or a baked PNG/SVG badge."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_CREDENTIAL_BYTES + 1)
+    except OSError as exc:
+        raise InvalidCredential(f"{path}: cannot read ({exc.strerror or exc.__class__.__name__})") from None
+    if len(data) > MAX_CREDENTIAL_BYTES:
+        raise InvalidCredential(f"{path}: larger than {MAX_CREDENTIAL_BYTES // 2**20} MiB; not a credential")
+    head = data.lstrip()[:1]
+    if head not in (b"{", b"["):
+        from kit.baking import unbake
+
+        try:
+            data = unbake(data).encode("utf-8")
+        except CredkitError as exc:
+            raise InvalidCredential(f"{path}: {exc.diagnostics()}") from None
+    try:
+        return json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidCredential(f"{path}: not valid JSON ({exc})") from None
+
+
+@click.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per credential with each check's outcome.")
+@click.option("--recipient", metavar="EMAIL", help="Also check that the credential was issued to this e-mail address.")
+@click.option("--status-list", "status_lists", multiple=True, metavar="URL=FILE", help="Use FILE as the status list published at URL (repeatable).")
+def verify(files: tuple[str, ...], as_json: bool, recipient: str | None, status_lists: tuple[str, ...]) -> None:
+    """Verify credentials offline (JSON or baked PNG/SVG). Exit 0 only if every one verifies."""
+    from kit.verify import verify_credential
+
+    lists = _parse_status_lists(status_lists)
+    all_ok = True
+    for path in files:
+        try:
+            document = load_credential_file(path)
+        except CredkitError as exc:
+            document, load_error = None, exc.diagnostics().removeprefix(f"{path}: ")
+        else:
+            load_error = None
+        if load_error is not None:
+            report_json: dict[str, Any] = {"file": path, "verified": False, "status": "invalid", "checks": [{"check": "format", "passed": False, "message": load_error}]}
+            ok, line = False, f"FAIL {path}: invalid — format: {load_error}"
+        else:
+            report = verify_credential(document, source=path, recipient=recipient, status_lists=lists)
+            report_json, ok = report.to_json(), report.verified
+            if ok:
+                line = f"OK   {path}: verified — {report_json.get('name')} issued by {report_json.get('issuer')}"
+            else:
+                failure = report.first_failure
+                reason = f"{failure.name}: {failure.message}" if failure else f"status: {report.status}"
+                line = f"FAIL {path}: {report.status} — {reason}"
+        all_ok = all_ok and ok
+        click.echo(json.dumps(report_json, ensure_ascii=False) if as_json else line)
+    if not all_ok:
+        sys.exit(1)
+
+
+@click.command()
+@click.option("--out", "out", default="demo", show_default=True, type=click.Path(file_okay=False), help="Folder for the demo's course, wallets and summary.")
+def demo(out: str) -> None:
+    """Run the main job end to end on the shipped assessments, into OUT."""
+    from grading.demo import run_demo  # the nbgrader side, loaded only for this command
+
+    run_demo(Path(out))

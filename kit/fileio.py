@@ -1,0 +1,55 @@
+"""Atomic file writes: a reader sees the old file or the new one, never half of either."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+__all__ = ["write_atomic", "fault_point", "FAULT_ENV"]
+
+# Crash tests set this to a step name; the process then dies there as if killed (os._exit, no
+# cleanup), so a rerun can be checked for duplicates and losses. Unset in normal use.
+FAULT_ENV = "CREDKIT_TEST_FAULT"
+
+
+def fault_point_active(name: str) -> bool:
+    return os.environ.get(FAULT_ENV) == name
+
+
+def crash(name: str) -> None:
+    os.write(2, f"credkit: test fault injected at {name}\n".encode())
+    os._exit(86)
+
+
+def fault_point(name: str) -> None:
+    """Die here, like a killed process, when the crash tests ask for it."""
+    if fault_point_active(name):
+        crash(name)
+
+
+def write_atomic(path: str | os.PathLike[str], data: bytes | str, *, mode: int = 0o644) -> None:
+    """Write ``data`` to ``path`` through a temp file in the same folder, fsync, then ``os.replace``.
+
+    ``mode`` is applied before any byte is written, so a secret never exists with looser permissions.
+    """
+    target = Path(path)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as handle:
+            if fault_point_active("mid-write"):
+                handle.write(payload[: len(payload) // 2])
+                handle.flush()
+                crash("mid-write")
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise

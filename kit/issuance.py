@@ -1,0 +1,263 @@
+"""Issue awards as signed credentials: status slot → sign → ledger → wallet, idempotently.
+
+Crash model: the process may be killed at any point (not the power cut). The order of the steps
+makes every rerun converge:
+
+1. sign (nothing recorded yet: a crash here loses only work, and the rerun signs afresh);
+2. record the batch in the ledger in one transaction (the award key is unique, so it is recorded
+   once or not at all);
+3. deliver each recorded credential to the learner's wallet atomically (a rerun first re-delivers
+   every recorded credential whose wallet file is missing).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import secrets
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from kit.credentials import Award, IssuerProfile, build_credential
+from kit.errors import CredkitError
+from kit.fileio import fault_point, write_atomic
+from kit.keys import IssuerKey
+from kit.ledger import IssuedRecord, Ledger
+from kit.proofs import RDFC, sign
+from kit.status import MIN_ENTRIES, PURPOSES, StatusList, status_entry, status_list_credential
+
+__all__ = ["AwardRequest", "Issued", "IssueResult", "CredentialIssuer", "StatusPublisher", "wallet_file", "IssuanceError"]
+
+_SAFE_LEARNER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,199}$")
+
+
+class IssuanceError(CredkitError):
+    """An award cannot be issued or delivered (bad learner id, unwritable wallet, …)."""
+
+
+@dataclass(frozen=True)
+class AwardRequest:
+    """An award to issue: ``award_key`` makes it unique (course/learner/achievement)."""
+
+    award_key: str
+    course: str
+    learner: str
+    award: Award
+    grades: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Issued:
+    """What a run issued, without the documents (a cohort's credentials stay on disk, not in memory)."""
+
+    id: str
+    learner: str
+    achievement_id: str
+    name: str
+    path: Path
+
+
+@dataclass
+class IssueResult:
+    issued: list[Issued] = field(default_factory=list)
+    already_issued: int = 0
+
+
+def wallet_file(wallet_root: Path, learner: str, credential_id: str) -> Path:
+    """``<wallet_root>/<learner>/<uuid>.json``; refuses learner ids that are not plain names."""
+    if not _SAFE_LEARNER.match(learner) or learner in (".", ".."):
+        raise IssuanceError(f"learner id {learner!r} cannot name a wallet folder")
+    return wallet_root / learner / f"{credential_id.removeprefix('urn:uuid:')}.json"
+
+
+def _batches(items: Iterable[AwardRequest], size: int) -> Iterator[list[AwardRequest]]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+class CredentialIssuer:
+    """The trusted issuing step of a course: holds the key, the ledger and the delivery folders."""
+
+    def __init__(
+        self,
+        *,
+        key: IssuerKey,
+        profile: IssuerProfile,
+        ledger: Ledger,
+        wallet_root: Path,
+        status_dir: Path,
+        status_base_url: str,
+        status_purpose: str = "revocation",
+        cryptosuite: str = RDFC,
+        batch_size: int = 200,
+    ) -> None:
+        if status_purpose not in PURPOSES:
+            raise IssuanceError(f"status purpose must be one of {', '.join(PURPOSES)}")
+        self.key, self.profile, self.ledger = key, profile, ledger
+        self.wallet_root, self.status_dir = Path(wallet_root), Path(status_dir)
+        self.status_base_url = status_base_url.rstrip("/")
+        self.status_purpose, self.cryptosuite, self.batch_size = status_purpose, cryptosuite, batch_size
+        self._list_url: str | None = None
+        self._taken: set[int] = set()
+        self.status = StatusPublisher(
+            key=key, ledger=ledger, status_dir=self.status_dir, wallet_root=self.wallet_root, cryptosuite=cryptosuite
+        )
+
+    # --- issuing ------------------------------------------------------------------------------
+
+    def issue(self, requests: Iterable[AwardRequest], *, progress: Callable[[int], None] | None = None) -> IssueResult:
+        """Issue every request not yet in the ledger; deliver; return what happened."""
+        result = IssueResult()
+        for batch in _batches(requests, self.batch_size):
+            known = self.ledger.award_keys(r.award_key for r in batch)
+            fresh = [r for r in batch if r.award_key not in known]
+            result.already_issued += len(batch) - len(fresh)
+            records = [self._sign(request) for request in _unique(fresh)]
+            fault_point("after-sign")
+            self.ledger.record(records)
+            fault_point("after-commit")
+            for record in records:
+                path = self.deliver(record)
+                result.issued.append(Issued(record.id, record.learner, record.achievement_id, record.name, path))
+            if progress is not None:
+                progress(len(batch))
+        return result
+
+    def _sign(self, request: AwardRequest) -> IssuedRecord:
+        list_url, index = self._allocate_slot()
+        award = dataclasses.replace(request.award, credential_status=status_entry(list_url, index, self.status_purpose))
+        document = sign(build_credential(award, self.profile, self.key.did), self.key, cryptosuite=self.cryptosuite)
+        return IssuedRecord(
+            id=award.credential_id, award_key=request.award_key, course=request.course, learner=request.learner,
+            achievement_id=award.achievement.id, name=award.achievement.name, status_list=list_url,
+            status_index=index, state="active", issued_at=datetime.now(timezone.utc), grades=request.grades,
+            document=json.dumps(document, indent=2, ensure_ascii=False) + "\n",
+        )
+
+    def _allocate_slot(self) -> tuple[str, int]:
+        """A random unused index on the current list, opening the next list when one fills up."""
+        if self._list_url is None:
+            lists = [url for url, purpose, _ in self.ledger.status_lists() if purpose == self.status_purpose]
+            self._list_url = lists[-1] if lists else self._new_list(1)
+            self._taken = self.ledger.taken_indexes(self._list_url)
+        # Keep lists at most half full: random indexes stay cheap to find and say nothing.
+        if len(self._taken) >= MIN_ENTRIES // 2:
+            number = int(self._list_url.rsplit("-", 1)[1]) + 1
+            self._list_url, self._taken = self._new_list(number), set()
+        index = _random_free(self._taken)
+        self._taken.add(index)
+        return self._list_url, index
+
+    def _new_list(self, number: int) -> str:
+        url = f"{self.status_base_url}/{self.status_purpose}-{number}"
+        self.ledger.ensure_status_list(url, self.status_purpose, MIN_ENTRIES)
+        return url
+
+    # --- delivery -----------------------------------------------------------------------------
+
+    def deliver(self, record: IssuedRecord) -> Path:
+        """Write the credential into the learner's wallet (atomically; unchanged files are left)."""
+        path = wallet_file(self.wallet_root, record.learner, record.id)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not (path.exists() and path.read_text(encoding="utf-8") == record.document):
+                write_atomic(path, record.document)
+        except OSError as exc:
+            raise IssuanceError(f"{path}: cannot deliver ({exc.strerror or exc.__class__.__name__})") from None
+        return path
+
+    def redeliver_missing(self, *, course: str | None = None) -> int:
+        """Deliver every recorded credential whose wallet file is missing (after a crash); count them."""
+        count = 0
+        for record in self.ledger.credentials(course=course):
+            path = wallet_file(self.wallet_root, record.learner, record.id)
+            if not path.exists():
+                self.deliver(record)
+                count += 1
+            _remove_stale_temp_files(path.parent)
+        return count
+
+    # --- status -------------------------------------------------------------------------------
+
+    def publish_status_lists(self, *, now: datetime | None = None) -> list[Path]:
+        return self.status.publish(now=now)
+
+    def change_state(self, credential_id: str, action: str, reason: str) -> IssuedRecord:
+        return self.status.change_state(credential_id, action, reason)
+
+
+class StatusPublisher:
+    """Revocation and suspension: the ledger's states, published as signed status lists."""
+
+    def __init__(
+        self, *, key: IssuerKey, ledger: Ledger, status_dir: Path, wallet_root: Path | None = None, cryptosuite: str = RDFC
+    ) -> None:
+        self.key, self.ledger, self.status_dir, self.cryptosuite = key, ledger, Path(status_dir), cryptosuite
+        # Local wallets get a copy of every list under <wallet>/status/, so a learner's server and
+        # an employer handed the wallet can check revocation offline.
+        self.wallet_root = Path(wallet_root) if wallet_root is not None else None
+
+    def publish(self, *, now: datetime | None = None) -> list[Path]:
+        """Sign every status list from the ledger's states and write it to the status folder."""
+        now = now or datetime.now(timezone.utc)
+        self.status_dir.mkdir(parents=True, exist_ok=True)
+        written = []
+        for url, purpose, size in self.ledger.status_lists():
+            bits = StatusList.new(size)
+            for index in self.ledger.flagged_indexes(url):
+                bits.set(index, True)
+            document = sign(status_list_credential(url, purpose, bits, self.key.did, now), self.key, cryptosuite=self.cryptosuite)
+            name, text = f"{url.rsplit('/', 1)[1]}.json", json.dumps(document, indent=2) + "\n"
+            write_atomic(self.status_dir / name, text)
+            written.append(self.status_dir / name)
+            if self.wallet_root is not None:
+                for learner in self.ledger.learners_on_list(url):
+                    folder = wallet_file(self.wallet_root, learner, "x").parent / "status"
+                    folder.mkdir(parents=True, exist_ok=True)
+                    write_atomic(folder / name, text)
+        return written
+
+    def change_state(self, credential_id: str, action: str, reason: str) -> IssuedRecord:
+        """Revoke, suspend or unsuspend a credential, then republish the status lists."""
+        current = self.ledger.get(credential_id)
+        if current.state == "revoked":
+            raise IssuanceError(f"credential {credential_id} is revoked; revocation is final")
+        entry = json.loads(current.document).get("credentialStatus", {})
+        if action in ("suspend", "unsuspend") and entry.get("statusPurpose") != "suspension":
+            raise IssuanceError(
+                f"credential {credential_id} sits on a {entry.get('statusPurpose')} list, so it can be revoked but not "
+                "suspended (the strict OB schema allows one status entry; set c.Credkit.status_purpose = 'suspension' "
+                "for courses that suspend)"
+            )
+        if action == "revoke" and entry.get("statusPurpose") != "revocation":
+            raise IssuanceError(f"credential {credential_id} sits on a suspension list; suspend it instead")
+        record = self.ledger.change_state(credential_id, action, reason)
+        self.publish()
+        return record
+
+
+def _random_free(taken: set[int]) -> int:
+    while True:
+        index = secrets.randbelow(MIN_ENTRIES)
+        if index not in taken:
+            return index
+
+
+def _unique(requests: list[AwardRequest]) -> list[AwardRequest]:
+    seen: dict[str, AwardRequest] = {}
+    for request in requests:
+        seen.setdefault(request.award_key, request)
+    return list(seen.values())
+
+
+def _remove_stale_temp_files(folder: Path) -> None:
+    """Temp files a killed writer left behind (``.<name>.<random>.tmp``)."""
+    if folder.is_dir():
+        for stale in folder.glob(".*.tmp"):
+            stale.unlink(missing_ok=True)

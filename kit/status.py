@@ -1,0 +1,172 @@
+"""W3C Bitstring Status List v1.0: revocation and suspension lists, their entries, and the check.
+
+A list is a signed ``BitstringStatusListCredential`` whose subject holds ``encodedList``: the
+bitstring (index 0 = most significant bit of byte 0), gzipped, then multibase base64url without
+padding (``u…``). Each credential carries a ``BitstringStatusListEntry`` pointing at one index.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import io
+import secrets
+import zlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from kit.contexts import VC_V2
+from kit.credentials import Credential, format_datetime
+from kit.errors import CredkitError, InvalidCredential, VerificationError
+from kit.verify import STATUS_CHECKERS, StatusOutcome
+
+__all__ = ["MIN_ENTRIES", "PURPOSES", "StatusList", "status_entry", "status_list_credential", "check_status_entry"]
+
+MIN_ENTRIES = 131_072  # the spec's minimum: enough that one index says nothing about a learner
+PURPOSES = ("revocation", "suspension")
+MAX_DECODED_BYTES = 16 * 1024 * 1024  # a gzip bomb in a list stops here
+
+
+@dataclass
+class StatusList:
+    """A mutable bitstring of ``size`` entries, all clear when new."""
+
+    bits: bytearray
+
+    @classmethod
+    def new(cls, size: int = MIN_ENTRIES) -> StatusList:
+        if size < MIN_ENTRIES or size % 8:
+            raise ValueError(f"a status list needs at least {MIN_ENTRIES} entries, in whole bytes")
+        return cls(bytearray(size // 8))
+
+    @property
+    def size(self) -> int:
+        return len(self.bits) * 8
+
+    def get(self, index: int) -> bool:
+        self._check(index)
+        return bool(self.bits[index // 8] & (0x80 >> (index % 8)))
+
+    def set(self, index: int, value: bool) -> None:
+        self._check(index)
+        mask = 0x80 >> (index % 8)
+        if value:
+            self.bits[index // 8] |= mask
+        else:
+            self.bits[index // 8] &= ~mask & 0xFF
+
+    def _check(self, index: int) -> None:
+        if not 0 <= index < self.size:
+            raise IndexError(f"status index {index} is outside the list (0..{self.size - 1})")
+
+    def random_free_index(self, taken: set[int]) -> int:
+        """A uniformly random index not in ``taken`` (indexes are never reused or sequential)."""
+        if len(taken) >= self.size:
+            raise ValueError("the status list is full")
+        while True:
+            index = secrets.randbelow(self.size)
+            if index not in taken:
+                return index
+
+    def encode(self) -> str:
+        """``encodedList``: gzip (mtime 0, so equal lists encode equally), base64url, no padding, ``u`` prefix."""
+        buffer = io.BytesIO()
+        with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as handle:
+            handle.write(bytes(self.bits))
+        return "u" + base64.urlsafe_b64encode(buffer.getvalue()).decode("ascii").rstrip("=")
+
+    @classmethod
+    def decode(cls, encoded: Any) -> StatusList:
+        """Parse ``encodedList``; raises ValueError for anything malformed or oversized."""
+        if not isinstance(encoded, str) or not encoded.startswith("u"):
+            raise ValueError("encodedList is not multibase base64url (it must start with 'u')")
+        body = encoded[1:]
+        try:
+            compressed = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+            inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            raw = inflater.decompress(compressed, MAX_DECODED_BYTES + 1)
+        except (ValueError, zlib.error) as exc:
+            raise ValueError(f"encodedList does not decode ({exc.__class__.__name__})") from None
+        if len(raw) > MAX_DECODED_BYTES:
+            raise ValueError("encodedList expands beyond the size limit")
+        if len(raw) * 8 < MIN_ENTRIES:
+            raise ValueError(f"encodedList has {len(raw) * 8} entries, fewer than the required {MIN_ENTRIES}")
+        return cls(bytearray(raw))
+
+
+def status_entry(list_url: str, index: int, purpose: str) -> dict[str, Any]:
+    """The ``credentialStatus`` entry for a credential at ``index`` of the list at ``list_url``."""
+    if purpose not in PURPOSES:
+        raise ValueError(f"status purpose must be one of {PURPOSES}")
+    return {
+        "id": f"{list_url}#{index}",
+        "type": "BitstringStatusListEntry",
+        "statusPurpose": purpose,
+        "statusListIndex": str(index),
+        "statusListCredential": list_url,
+    }
+
+
+def status_list_credential(
+    list_url: str, purpose: str, status_list: StatusList, issuer_id: str, valid_from: datetime
+) -> dict[str, Any]:
+    """The unsigned ``BitstringStatusListCredential`` publishing ``status_list`` at ``list_url``."""
+    return {
+        "@context": [VC_V2],
+        "id": list_url,
+        "type": ["VerifiableCredential", "BitstringStatusListCredential"],
+        "issuer": issuer_id,
+        "validFrom": format_datetime(valid_from),
+        "credentialSubject": {
+            "id": f"{list_url}#list",
+            "type": "BitstringStatusList",
+            "statusPurpose": purpose,
+            "encodedList": status_list.encode(),
+        },
+    }
+
+
+def check_status_entry(
+    credential: Credential, entry: dict[str, Any], status_lists: dict[str, dict[str, Any]], now: datetime
+) -> StatusOutcome:
+    """Look the credential up in its (verified, same-issuer) status list; raises VerificationError."""
+    from kit.verify import verify_credential  # the list is itself a credential, checked the same way
+
+    purpose = entry.get("statusPurpose")
+    url = entry.get("statusListCredential")
+    if purpose not in PURPOSES:
+        raise VerificationError(f"unsupported statusPurpose {purpose!r}", check="status")
+    if entry.get("statusSize", 1) not in (1, "1"):
+        raise VerificationError("only 1-bit status entries are supported", check="status")
+    try:
+        index = int(entry.get("statusListIndex"))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise VerificationError("statusListIndex is not an integer", check="status") from None
+    document = status_lists.get(str(url))
+    if document is None:
+        raise VerificationError(f"status list {url} was not provided (pass --status-list {url}=FILE)", check="status")
+    report = verify_credential(document, source=str(url), now=now)
+    if not report.verified:
+        failure = report.first_failure
+        raise VerificationError(f"status list {url} does not verify ({failure.name + ': ' + failure.message if failure else report.status})", check="status")
+    listed = report.credential
+    assert listed is not None
+    if listed.issuer_id != credential.issuer_id:
+        raise VerificationError(f"status list {url} is issued by {listed.issuer_id}, not by the credential's issuer", check="status")
+    if "BitstringStatusListCredential" not in listed.types or listed.id != url:
+        raise VerificationError(f"{url} is not the BitstringStatusListCredential it claims to be", check="status")
+    subject = listed.document.get("credentialSubject")
+    if not isinstance(subject, dict) or subject.get("statusPurpose") != purpose:
+        raise VerificationError(f"status list {url} is not a {purpose} list", check="status")
+    try:
+        bits = StatusList.decode(subject.get("encodedList"))
+        flagged = bits.get(index)
+    except (ValueError, IndexError) as exc:
+        raise VerificationError(f"status list {url}: {exc}", check="status") from None
+    if not flagged:
+        return StatusOutcome("active", f"not {'revoked' if purpose == 'revocation' else 'suspended'} ({url})")
+    return StatusOutcome("revoked" if purpose == "revocation" else "suspended", f"{'revoked' if purpose == 'revocation' else 'suspended'} by its issuer ({url})")
+
+
+STATUS_CHECKERS["BitstringStatusListEntry"] = check_status_entry
