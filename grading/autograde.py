@@ -67,6 +67,7 @@ class BatchResult:
     coordinator_seconds: float = 0.0  # trusted work: batch time minus time waiting for workers
     executions: int = 0
     execute_seconds: float = 0.0
+    skills: dict[str, Any] = field(default_factory=dict)  # per-skill pass rates, when there is a manifest
 
     def count(self, status: str) -> int:
         return sum(1 for s in self.submissions if s.status == status)

@@ -66,9 +66,17 @@ def run_grade(
         converter = CredkitAutograde(
             engine=engine, progress=progress, force=force, coursedir=app.coursedir, parent=app)
         converter.start()
-        return converter.result
+        result = converter.result
     finally:
         engine.close()
+    learners = [s.student for s in result.submissions if s.status in ("graded", "skipped")]
+    result.skills = {}
+    if learners:
+        from .summary import manifest_skill_rates
+
+        result.skills = manifest_skill_rates(
+            app.coursedir.root, app.coursedir.db_url, app.coursedir.course_id, assignment, learners) or {}
+    return result
 
 
 @click.command()
@@ -110,7 +118,7 @@ def grade(ctx: click.Context, assignment: str, course_dir: str, student: str, fo
     finally:
         if bar:
             bar.stop()
-    summary = batch_summary(result)
+    summary = batch_summary(result, getattr(result, "skills", None))
     if as_json:
         click.echo(json.dumps(summary, indent=2, sort_keys=True))
     else:
