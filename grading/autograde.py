@@ -172,12 +172,16 @@ class CredkitAutograde(Autograde):
             self._sanitizer = NotebookExporter(parent=self, config=self.config)
             for pp in self.sanitize_preprocessors:
                 self._sanitizer.register_preprocessor(pp)
+        level = self.log.level
+        self.log.setLevel(logging.ERROR)  # the real pass logs the same warnings once
         try:
             output, _ = self._sanitizer.from_filename(
                 notebook_path, resources=self.init_single_notebook_resources(notebook_path))
             return nbformat.writes(nbformat.reads(output, as_version=4))
         except Exception:  # the real pass will meet the same problem and record it
             return None
+        finally:
+            self.log.setLevel(level)
 
     def _top_up(self, store: ProvenanceStore, pending: list[str], start: int) -> None:
         from .execute import working_copy
