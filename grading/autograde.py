@@ -90,6 +90,9 @@ class PrefetchBroker:
         if key not in self._inflight:
             self._inflight[key] = (notebook, files, limits, self.engine.submit(notebook, files, limits))
 
+    def has(self, key: tuple[str, str, str]) -> bool:
+        return key in self._inflight
+
     def room(self) -> int:
         return self.window - len(self._inflight)
 
@@ -191,8 +194,10 @@ class CredkitAutograde(Autograde):
             path = pending[i]
             i += 1
             assignment, student = self._parse(path)
-            if self._is_done(store, assignment, student):
-                continue
+            keys = [(assignment, student, os.path.splitext(os.path.basename(p))[0])
+                    for p in sorted(self.assignments[path])]
+            if all(self.broker.has(key) for key in keys) or self._is_done(store, assignment, student):
+                continue  # already in flight (sanitizing costs as much as scoring) or already graded
             try:
                 files = working_copy(
                     self.coursedir, assignment, student,
@@ -204,6 +209,8 @@ class CredkitAutograde(Autograde):
                 if self.broker.room() <= 0:
                     break
                 notebook_id = os.path.splitext(os.path.basename(nb_path))[0]
+                if self.broker.has((assignment, student, notebook_id)):
+                    continue
                 text = self._sanitized(nb_path)
                 if text is not None:
                     self.broker.prefetch((assignment, student, notebook_id), text, files, self._limits)
