@@ -6,7 +6,7 @@ import importlib
 import sys
 
 # Each section is a module in bench/ with a ``run()`` that prints its own table.
-SECTIONS = ["credentials", "issuance"]
+SECTIONS = ["credentials", "issuance", "grading"]
 
 
 def main(argv: list[str]) -> None:

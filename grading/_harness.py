@@ -4,10 +4,12 @@ The runner evaluates this file in the kernel (through ``user_expressions``, whic
 or AST transformer touches) before the first cell, then calls the returned check before every
 autograded test cell. It records a baseline of what tests rely on and, before each test cell:
 
-- restores and reports IPython input transformers, AST transformers, and input hooks added since;
-- restores and reports replaced builtins and tracing/profiling hooks;
-- reports helpers tests call (``math.*``, ``numpy`` comparison helpers, ``unittest``'s assertions)
-  that now point at code defined outside their library;
+- restores IPython input transformers, AST transformers and event hooks added since, replaced
+  builtins and ``math`` functions, and tracing/profiling hooks — the test then runs against the
+  originals, so tampering earns nothing and honest answers still count;
+- reports what it cannot restore — a replaced ``run_cell``, ``sys`` hooks, ``numpy`` comparison
+  helpers or ``unittest`` assertions pointing at code defined outside their library — and the
+  runner fails that test cell and every later one;
 
 and it provides the strict equality the runner substitutes into test cells' ``assert a == b``: when
 the expected value is of a builtin type, the actual value must be of that exact type (or a plain
@@ -65,7 +67,8 @@ def _install(token):  # type: ignore[no-untyped-def]
         return not (code.co_filename.startswith(sys.prefix) or code.co_filename.startswith(sys.base_prefix))
 
     def check():  # type: ignore[no-untyped-def]
-        problems = []
+        problems = []  # restored: the test then runs against the original
+        fatal = []  # cannot be restored: the test fails
         for name, original in baseline.items():
             current = getattr(ip, name)
             if list(current) != original:
@@ -76,7 +79,7 @@ def _install(token):  # type: ignore[no-untyped-def]
                 problems.append(f"IPython event {name} callbacks changed")
                 ip.events.callbacks[name][:] = original
         if type(ip).run_cell is not run_cell or "run_cell" in vars(ip):
-            problems.append("IPython run_cell replaced")
+            fatal.append("IPython run_cell replaced")
         if ip.custom_exceptions:
             problems.append("IPython custom exception handler set")
             ip.set_custom_exc((), None)
@@ -93,7 +96,7 @@ def _install(token):  # type: ignore[no-untyped-def]
             sys.setprofile(None)
         for name, original in baseline_hooks.items():
             if getattr(sys, name) is not original and foreign(getattr(sys, name)):
-                problems.append(f"sys.{name} replaced")
+                fatal.append(f"sys.{name} replaced")
         for name, original in math_funcs.items():
             if getattr(math, name, None) is not original:
                 problems.append(f"math.{name} replaced")
@@ -102,17 +105,17 @@ def _install(token):  # type: ignore[no-untyped-def]
         if np is not None:
             for name in ("allclose", "isclose", "array_equal", "array_equiv", "all", "any", "abs"):
                 if foreign(getattr(np, name, None)):
-                    problems.append(f"numpy.{name} replaced")
+                    fatal.append(f"numpy.{name} replaced")
             testing = getattr(np, "testing", None)
             for name in dir(testing) if testing is not None else ():
                 if name.startswith("assert_") and foreign(getattr(testing, name)):
-                    problems.append(f"numpy.testing.{name} replaced")
+                    fatal.append(f"numpy.testing.{name} replaced")
         unittest = sys.modules.get("unittest")
         if unittest is not None:
             for name in dir(unittest.TestCase):
                 if name.startswith("assert") and foreign(getattr(unittest.TestCase, name)):
-                    problems.append(f"unittest.TestCase.{name} replaced")
-        return "; ".join(problems)
+                    fatal.append(f"unittest.TestCase.{name} replaced")
+        return ["; ".join(problems), "; ".join(fatal)]
 
     # Random names: learner code cannot know them before they exist.
     setattr(builtins, f"__credkit_eq_{token}__", strict_equal)

@@ -145,7 +145,7 @@ def _client(extra_arguments: list[str]):  # type: ignore[no-untyped-def]
         _installed = False
         _violations: list[str] = []
 
-        async def _user_expression(self, expr: str) -> str | None:
+        async def _user_expression(self, expr: str):  # type: ignore[no-untyped-def]
             from nbclient.util import ensure_async
 
             msg_id = await ensure_async(self.kc.execute(
@@ -160,7 +160,7 @@ def _client(extra_arguments: list[str]):  # type: ignore[no-untyped-def]
                 result = ast.literal_eval(value.get("data", {}).get("text/plain", ""))
             except (ValueError, SyntaxError):
                 return None
-            return result if isinstance(result, str) else None
+            return result
 
         async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):  # type: ignore[no-untyped-def]
             if cell.cell_type != "code" or not cell.source.strip():
@@ -172,17 +172,25 @@ def _client(extra_arguments: list[str]):  # type: ignore[no-untyped-def]
                     self._violations.append("the grading harness could not be installed")
             if not _is_test_cell(cell):
                 return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
-            problems = await self._user_expression(check_expr)
-            if problems is None:
+            outcome = await self._user_expression(check_expr)
+            restored = ""
+            if not (isinstance(outcome, list) and len(outcome) == 2 and all(isinstance(x, str) for x in outcome)):
                 self._violations.append("the grading harness was tampered with")
-            elif problems:
-                self._violations.append(problems)
+            else:
+                restored, fatal = outcome
+                if fatal:
+                    self._violations.append(fatal)
             original = cell.source
             cell.source = _strict_asserts(original, eq_name)
             try:
                 result = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
             finally:
                 cell.source = original
+            if restored:
+                # stdout: shown in the feedback, no effect on the score
+                cell.outputs.insert(0, nbformat.v4.new_output(
+                    "stream", name="stdout",
+                    text=f"[credkit: restored before this test ran: {restored[:1000]}]\n"))
             if self._violations:
                 err = NotebookNode(output_type="error")
                 err.ename = "KernelIntegrityError"

@@ -64,6 +64,10 @@ class BatchResult:
     workers: int = 0
     seconds: float = 0.0
     dask_workers: list[str] = field(default_factory=list)
+    coordinator_seconds: float = 0.0  # trusted work: batch time minus time waiting for workers
+    executions: int = 0
+    execute_seconds: float = 0.0
+    skills: dict[str, Any] = field(default_factory=dict)  # per-skill pass rates, when there is a manifest
 
     def count(self, status: str) -> int:
         return sum(1 for s in self.submissions if s.status == status)
@@ -78,10 +82,16 @@ class PrefetchBroker:
         self._inflight: OrderedDict[tuple[str, str, str], tuple[str, dict[str, bytes], Limits, Future[Executed]]] = OrderedDict()
         self.hits = 0
         self.misses = 0
+        self.waited = 0.0  # coordinator time spent waiting for workers
+        self.executed = 0
+        self.execute_seconds = 0.0  # sum of executions' wall time on the workers
 
     def prefetch(self, key: tuple[str, str, str], notebook: str, files: dict[str, bytes], limits: Limits) -> None:
         if key not in self._inflight:
             self._inflight[key] = (notebook, files, limits, self.engine.submit(notebook, files, limits))
+
+    def has(self, key: tuple[str, str, str]) -> bool:
+        return key in self._inflight
 
     def room(self) -> int:
         return self.window - len(self._inflight)
@@ -90,11 +100,20 @@ class PrefetchBroker:
         entry = self._inflight.pop(key, None)
         if entry is not None and entry[0] == notebook and entry[1] == files and entry[2] == limits:
             self.hits += 1
-            return entry[3].result()
-        if entry is not None:
-            entry[3].cancel()
-        self.misses += 1
-        return self.engine.submit(notebook, files, limits).result()
+            future = entry[3]
+        else:
+            if entry is not None:
+                entry[3].cancel()
+            self.misses += 1
+            future = self.engine.submit(notebook, files, limits)
+        t0 = time.monotonic()
+        try:
+            done = future.result()
+        finally:
+            self.waited += time.monotonic() - t0
+        self.executed += 1
+        self.execute_seconds += done.seconds
+        return done
 
     def drop_student(self, assignment: str, student: str) -> None:
         for key in [k for k in self._inflight if k[0] == assignment and k[1] == student]:
@@ -156,12 +175,16 @@ class CredkitAutograde(Autograde):
             self._sanitizer = NotebookExporter(parent=self, config=self.config)
             for pp in self.sanitize_preprocessors:
                 self._sanitizer.register_preprocessor(pp)
+        level = self.log.level
+        self.log.setLevel(logging.ERROR)  # the real pass logs the same warnings once
         try:
             output, _ = self._sanitizer.from_filename(
                 notebook_path, resources=self.init_single_notebook_resources(notebook_path))
             return nbformat.writes(nbformat.reads(output, as_version=4))
         except Exception:  # the real pass will meet the same problem and record it
             return None
+        finally:
+            self.log.setLevel(level)
 
     def _top_up(self, store: ProvenanceStore, pending: list[str], start: int) -> None:
         from .execute import working_copy
@@ -171,8 +194,10 @@ class CredkitAutograde(Autograde):
             path = pending[i]
             i += 1
             assignment, student = self._parse(path)
-            if self._is_done(store, assignment, student):
-                continue
+            keys = [(assignment, student, os.path.splitext(os.path.basename(p))[0])
+                    for p in sorted(self.assignments[path])]
+            if all(self.broker.has(key) for key in keys) or self._is_done(store, assignment, student):
+                continue  # already in flight (sanitizing costs as much as scoring) or already graded
             try:
                 files = working_copy(
                     self.coursedir, assignment, student,
@@ -184,6 +209,8 @@ class CredkitAutograde(Autograde):
                 if self.broker.room() <= 0:
                     break
                 notebook_id = os.path.splitext(os.path.basename(nb_path))[0]
+                if self.broker.has((assignment, student, notebook_id)):
+                    continue
                 text = self._sanitized(nb_path)
                 if text is not None:
                     self.broker.prefetch((assignment, student, notebook_id), text, files, self._limits)
@@ -259,6 +286,9 @@ class CredkitAutograde(Autograde):
             self.result.prefetch_misses = self.broker.misses
             self.result.seconds = time.monotonic() - started
             self.result.dask_workers = sorted(getattr(self.engine, "worker_addresses", ()))
+            self.result.coordinator_seconds = self.result.seconds - self.broker.waited
+            self.result.executions = self.broker.executed
+            self.result.execute_seconds = self.broker.execute_seconds
 
     @staticmethod
     def _remove(dest: str) -> None:

@@ -63,9 +63,17 @@ def run_grade(
         converter = CredkitAutograde(
             engine=engine, progress=progress, force=force, coursedir=app.coursedir, parent=app)
         converter.start()
-        return converter.result
+        result = converter.result
     finally:
         engine.close()
+    learners = [s.student for s in result.submissions if s.status in ("graded", "skipped")]
+    result.skills = {}
+    if learners:
+        from .summary import manifest_skill_rates
+
+        result.skills = manifest_skill_rates(
+            app.coursedir.root, app.coursedir.db_url, app.coursedir.course_id, assignment, learners) or {}
+    return result
 
 
 @click.command()
@@ -112,8 +120,11 @@ def grade(ctx: click.Context, assignment: str, course_dir: str, student: str, fo
             bar.stop()
     from .issuing import after_grading
 
-    summary = batch_summary(result)
-    summary.update(after_grading(course_root, assignment, result, issue=issue and not unsafe_no_sandbox))
+    summary = batch_summary(result, getattr(result, "skills", None))
+    extra = after_grading(course_root, assignment, result, issue=issue and not unsafe_no_sandbox)
+    if summary.get("skills"):
+        extra.pop("skills", None)  # the grading run's own per-skill rates
+    summary.update(extra)
     if as_json:
         click.echo(json.dumps(summary, indent=2, sort_keys=True))
     else:

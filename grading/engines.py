@@ -9,6 +9,7 @@ learner code unsandboxed.
 from __future__ import annotations
 
 import os
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
 
@@ -41,10 +42,12 @@ class LocalEngine:
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="credkit-slot")
 
     def _run(self, notebook: str, files: dict[str, bytes], limits: Limits) -> Executed:
+        t0 = time.monotonic()
         if self._unsafe is not None:
-            return self._unsafe.execute(("", "", ""), notebook, files, limits)
+            done = self._unsafe.execute(("", "", ""), notebook, files, limits)
+            return Executed(done.notebook, False, done.engine, time.monotonic() - t0)
         assert self._warm is not None
-        return Executed(self._warm.execute(notebook, files, limits), True, self.name)
+        return Executed(self._warm.execute(notebook, files, limits), True, self.name, time.monotonic() - t0)
 
     def submit(self, notebook: str, files: dict[str, bytes], limits: Limits) -> Future[Executed]:
         return self._pool.submit(self._run, notebook, files, limits)
@@ -55,7 +58,7 @@ class LocalEngine:
             self._warm.close()
 
 
-def remote_execute(notebook: str, files: dict[str, bytes], limits: dict[str, Any]) -> tuple[str, str]:
+def remote_execute(notebook: str, files: dict[str, bytes], limits: dict[str, Any]) -> tuple[str, str, float]:
     """Runs on a Dask worker: execute in that worker's sandbox. Returns (notebook text, worker address).
 
     Raises SandboxError when the worker cannot set up the sandbox: it never runs learner code bare.
@@ -63,11 +66,12 @@ def remote_execute(notebook: str, files: dict[str, bytes], limits: dict[str, Any
     from distributed import get_worker
 
     global _WORKER_POOL
+    t0 = time.monotonic()
     if _WORKER_POOL is None:
         _WORKER_POOL = WarmPool(Sandbox.create(), standby=1)
     text = _WORKER_POOL.execute(
         notebook, files, Limits(**{**limits, "extra_arguments": tuple(limits["extra_arguments"])}))
-    return text, get_worker().address
+    return text, get_worker().address, time.monotonic() - t0
 
 
 _WORKER_POOL: WarmPool | None = None  # one per Dask worker process
@@ -116,12 +120,12 @@ class DaskEngine:
 
         def done(f: Any) -> None:
             try:
-                text, address = f.result()
+                text, address, seconds = f.result()
             except BaseException as exc:  # the worker's error travels to the coordinator
                 result.set_exception(exc)
                 return
             self.worker_addresses.add(address)
-            result.set_result(Executed(text, True, f"dask:{address}"))
+            result.set_result(Executed(text, True, f"dask:{address}", seconds))
 
         dask_future.add_done_callback(done)
         return result

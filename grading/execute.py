@@ -62,6 +62,7 @@ class Executed:
     notebook: str
     sandboxed: bool
     engine: str
+    seconds: float = 0.0  # wall time of the execution on its worker
 
 
 class Broker(Protocol):

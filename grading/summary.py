@@ -7,9 +7,10 @@ from the trusted gradebook) and a ``grade_id → skills`` map — the manifest's
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
-__all__ = ["skill_pass_rates", "batch_summary", "format_summary", "gradebook_cell_scores"]
+__all__ = ["skill_pass_rates", "manifest_skill_rates", "batch_summary", "format_summary", "gradebook_cell_scores"]
 
 
 def skill_pass_rates(
@@ -54,6 +55,37 @@ def gradebook_cell_scores(db_url: str, course_id: str, assignment: str, students
             yield {g.name: (float(g.score or 0.0), float(g.max_score)) for nb in sub.notebooks for g in nb.grades}
 
 
+def manifest_skill_rates(course_root: str, db_url: str, course_id: str, assignment: str,
+                         learners: Iterable[str]) -> dict[str, dict[str, float | int]] | None:
+    """Per-skill pass rates through the released assessment's manifest, or None when the assessment
+    was not released with ``credkit release`` (a plain nbgrader course).
+
+    A skill passes at the lowest threshold any credential sets for it (all points if none does).
+    """
+    from pathlib import Path
+
+    from kit.errors import ManifestError
+
+    from .course import released_assessment
+
+    try:
+        assessment = released_assessment(Path(course_root), assignment)
+    except ManifestError:
+        return None
+    learners = list(learners)
+    cells = list(gradebook_cell_scores(db_url, course_id, assignment, learners))
+    possible: dict[str, float] = {}
+    for skill in assessment.skills:
+        possible[skill] = sum(cells[0][g][1] for g in assessment.cells_of(skill) if cells and g in cells[0])
+    fractions: dict[str, float] = {}
+    for rule in assessment.credentials.values():
+        for th in rule.requires:
+            if possible.get(th.skill):
+                need = float(th.needed(Decimal(str(possible[th.skill])))) / possible[th.skill]
+                fractions[th.skill] = min(fractions.get(th.skill, need), need)
+    return skill_pass_rates(cells, {g: list(s) for g, s in assessment.cells.items()}, fractions)
+
+
 def batch_summary(result: Any, skills: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """A JSON-able summary of a BatchResult (``skills`` from :func:`skill_pass_rates`, if any)."""
     failures = [
@@ -73,6 +105,10 @@ def batch_summary(result: Any, skills: Mapping[str, Any] | None = None) -> dict[
         "prefetch": {"hits": result.prefetch_hits, "misses": result.prefetch_misses},
         "skills": dict(skills or {}),
         "dask_workers": sorted(getattr(result, "dask_workers", []) or []),
+        "coordinator_seconds_per_submission": (
+            round(result.coordinator_seconds / len(graded), 3) if graded else None),
+        "execute_seconds_per_notebook": (
+            round(result.execute_seconds / result.executions, 3) if result.executions else None),
     }
 
 

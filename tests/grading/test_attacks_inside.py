@@ -29,12 +29,13 @@ def test_in_kernel_attacks(course: Path, stock_course: Path) -> None:
     assert json.loads(proc.stdout)["graded"] == len(HONEST_WORK)
     for name, honest in HONEST_WORK.items():
         assert total_scores(course, name) <= honest, (name, auto_scores(course, name))
-    # Honest learners lose nothing; a detected tampering fails every test after it.
-    assert total_scores(course, "alice") == 10.0 and total_scores(course, "detector") == 10.0
+    # Exactly the honest work: tampering is undone before each test, so honest answers still count.
+    for name, honest in HONEST_WORK.items():
+        assert total_scores(course, name) == honest, (name, auto_scores(course, name))
     assert auto_scores(course, "eqcheat") == {"test_squares": 0.0, "test_squares_hidden": 0.0, "test_mean": 5.0}
-    assert total_scores(course, "patcher") == 0.0
+    assert auto_scores(course, "patcher") == {"test_squares": 2.0, "test_squares_hidden": 3.0, "test_mean": 0.0}
     patched = (course / "autograded" / "patcher" / ASSIGNMENT / "problem1.ipynb").read_text()
-    assert "KernelIntegrityError" in patched and "math.isclose replaced" in patched
+    assert "restored before this test ran" in patched and "math.isclose replaced" in patched
     blanked = (course / "autograded" / "blanker" / ASSIGNMENT / "problem1.ipynb").read_text()
     assert "input_transformers_cleanup changed" in blanked
     detector = (course / "autograded" / "detector" / ASSIGNMENT / "problem1.ipynb").read_text()
