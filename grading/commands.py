@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-__all__ = ["validate", "release", "new"]
+__all__ = ["new", "release", "validate"]
 
 
 @click.command()

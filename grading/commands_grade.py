@@ -28,9 +28,6 @@ def run_grade(
 
     Raises GradingError (or SandboxError) for anything the grader can fix.
     """
-    # jsonschema compiles an RFC 3987 grammar on import when rfc3987_syntax is installed: seconds
-    # of start-up for a format check that nothing in grading uses.
-    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
     from nbgrader.apps.autogradeapp import AutogradeApp
 
     from .autograde import CredkitAutograde
@@ -89,10 +86,12 @@ def run_grade(
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 @click.option("--progress/--no-progress", "show_progress", default=None,
               help="Show a progress bar on stderr (default: when stderr is a terminal).")
+@click.option("--issue/--no-issue", "issue", default=True, show_default=True,
+              help="Issue the credentials the new grades earn (assessments released with credkit release).")
 @click.pass_context
 def grade(ctx: click.Context, assignment: str, course_dir: str, student: str, force: bool,
           cluster: str | None, workers: int | None, cell_timeout: int | None, total_timeout: int | None,
-          unsafe_no_sandbox: bool, as_json: bool, show_progress: bool | None) -> None:
+          unsafe_no_sandbox: bool, as_json: bool, show_progress: bool | None, issue: bool) -> None:
     """Autograde ASSIGNMENT's submissions in the sandbox (a drop-in for `nbgrader autograde`)."""
     verbose = bool(ctx.obj and ctx.obj.get("verbose"))
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
@@ -100,6 +99,7 @@ def grade(ctx: click.Context, assignment: str, course_dir: str, student: str, fo
     if show_progress is None:
         show_progress = sys.stderr.isatty()
     bar = _ProgressBar() if show_progress else None
+    course_root = os.path.abspath(course_dir)  # run_grade changes the working directory
     try:
         result = run_grade(
             assignment, course_dir=course_dir, student=student, force=force, cluster=cluster,
@@ -110,7 +110,10 @@ def grade(ctx: click.Context, assignment: str, course_dir: str, student: str, fo
     finally:
         if bar:
             bar.stop()
+    from .issuing import after_grading
+
     summary = batch_summary(result)
+    summary.update(after_grading(course_root, assignment, result, issue=issue and not unsafe_no_sandbox))
     if as_json:
         click.echo(json.dumps(summary, indent=2, sort_keys=True))
     else:

@@ -61,6 +61,13 @@ class Credkit(Configurable):
     cryptosuite = Enum(
         ["eddsa-rdfc-2022", "eddsa-jcs-2022"], default_value="eddsa-rdfc-2022", help="Data Integrity cryptosuite for new credentials."
     ).tag(config=True)
+    delivery = Enum(
+        ["wallet", "exchange"],
+        default_value="wallet",
+        help="Where credentials go: 'wallet' writes <wallet_root>/<learner>/ (one machine, or a shared "
+        "filesystem); 'exchange' also releases them through nbgrader's exchange (c.Exchange.root) for a "
+        "JupyterHub course, where each learner's server fetches its own.",
+    ).tag(config=True)
     learner_id = Unicode(
         "", help="On a single-user Jupyter server: the learner whose wallet the Credentials panel shows."
     ).tag(config=True)

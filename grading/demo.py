@@ -118,22 +118,25 @@ def run_demo(out: Path) -> dict[str, Any]:
                f"({len(ATTACKS)} attack submissions among them)")
 
     failures: list[dict[str, str]] = []
+    issued_while_grading = 0
     for assessment_id in ASSESSMENTS:
         click.echo(f"grading  {assessment_id} in the sandbox …")
         graded = _run(["grade", assessment_id, "--course-dir", str(course), "--cell-timeout", CELL_TIMEOUT, "--json"], course)
         if graded.returncode not in (0, 2):
             raise click.ClickException(f"credkit grade {assessment_id} failed: {graded.stderr.strip().splitlines()[-1:]}")
         summary = json.loads(graded.stdout)
-        click.echo(f"         graded {summary['graded']}, failed {summary['failed']}")
+        issued_while_grading += int(summary.get("issued", 0))
+        click.echo(f"         graded {summary['graded']}, failed {summary['failed']}, "
+                   f"issued {summary.get('issued', 0)} credentials right after scoring")
         failures += [{"assessment": assessment_id, **f} for f in summary.get("failures", [])]
 
+    # `credkit issue` over the whole course finds nothing left to issue: issuing is idempotent.
     report = issue_course(course, key)
-    click.echo(f"issued   {len(report.issued)} credentials "
-               f"({sum(1 for i in report.issued if 'data-analyst' in i.achievement_id)} stacked)")
+    click.echo(f"issued   {issued_while_grading} credentials while grading; a later credkit issue "
+               f"added {len(report.issued)}")
 
     # Show revocation: the instructor revokes one of a learner's credentials, as after an
     # academic-integrity review; verifiers with the republished status list see it revoked.
-    revoked = next(i for i in report.issued if i.learner == NAMES[6])
     from kit.issuance import StatusPublisher
     from kit.ledger import Ledger
 
@@ -141,6 +144,7 @@ def run_demo(out: Path) -> dict[str, Any]:
 
     settings = load_course_config(course)
     with Ledger(settings.ledger_url) as ledger:
+        revoked = ledger.credentials(course=settings.course_id, learner=NAMES[6])[0]
         StatusPublisher(key=key, ledger=ledger, status_dir=settings.status_dir, wallet_root=settings.wallet_root).change_state(
             revoked.id, "revoke", "demo: academic-integrity review"
         )
@@ -184,6 +188,7 @@ def run_demo(out: Path) -> dict[str, Any]:
     }
     write_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     verified = sum(1 for a in awards if a["status"] == "verified")
+    click.echo(f"stacked  {sum(1 for r in rows if r[2])} learners hold the track's stacked credential")
     click.echo(f"verified {verified} of {len(awards)} credentials; {len(awards) - verified} revoked "
                f"({revoked.name} of {revoked.learner})")
     click.echo(f"report   {out / 'report'} (skills.csv and charts); summary {out / 'summary.json'}")

@@ -41,6 +41,7 @@ class IssueReport:
     unsandboxed: list[tuple[str, str]] = field(default_factory=list)  # (assessment, learner) refused
     held_back: list[tuple[str, str, str]] = field(default_factory=list)  # (assessment, learner, credential)
     no_longer_earned: list[tuple[str, str, str]] = field(default_factory=list)  # (learner, credential, id)
+    released_to_exchange: int = 0
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -50,6 +51,7 @@ class IssueReport:
             "refused_unsandboxed": [{"assessment": a, "learner": l} for a, l in self.unsandboxed],
             "held_back_for_manual_grading": [{"assessment": a, "learner": l, "credential": c} for a, l, c in self.held_back],
             "no_longer_earned": [{"learner": l, "credential": c, "id": i} for l, c, i in self.no_longer_earned],
+            "released_to_exchange": self.released_to_exchange,
         }
 
 
@@ -143,6 +145,13 @@ def issue_course(
             report.issued.extend(result.issued)
             report.already_issued += result.already_issued
         _issuer(settings, key, ledger, None).publish_status_lists(now=now)
+        if settings.credkit.delivery == "exchange":
+            from .exchange_release import release_to_exchange
+
+            report.released_to_exchange, without_secret = release_to_exchange(settings, ledger)
+            for learner in without_secret:
+                log.warning("%s has credentials but no submission secret (collected without the exchange?): "
+                            "not released through the exchange", learner)
     for learner, name, credential_id in report.no_longer_earned:
         log.warning("%s no longer meets the rules of %s (%s); it stays valid unless you run: credkit revoke %s --reason …",
                     learner, name, credential_id, credential_id)
@@ -156,3 +165,39 @@ def _issuer(settings: CourseSettings, key: IssuerKey, ledger: Ledger, profile: o
         ledger=ledger, wallet_root=settings.wallet_root, status_dir=settings.status_dir,
         status_base_url=base, status_purpose=settings.credkit.status_purpose, cryptosuite=settings.credkit.cryptosuite,
     )
+
+
+def after_grading(course_root: str, assignment: str, result: object, *, issue: bool) -> dict[str, object]:
+    """What ``credkit grade`` adds to its summary: per-skill pass rates, then issuing.
+
+    Issuing happens right after scoring when the assessment was released with credkit and the
+    course's issuer key can be opened without a prompt; otherwise the summary says why not.
+    """
+    from kit.keys import key_file_is_encrypted, load_key
+
+    from .report import skill_rates
+
+    settings = load_course_config(course_root)
+    if assignment not in released_ids(settings.course_root):
+        return {}
+    graded = sorted({s.student for s in getattr(result, "submissions", []) if getattr(s, "status", "") == "graded"})
+    out: dict[str, object] = {
+        "skills": skill_rates(settings.course_root, assignment, graded),
+        "report_hint": f"report: credkit report --course {settings.course_root} --out credkit-report",
+    }
+    if not issue:
+        return out
+    import os
+
+    passphrase = os.environ.get("CREDKIT_KEY_PASSPHRASE")
+    if not settings.key_file.exists():
+        out["issue_skipped"] = f"no issuer key at {settings.key_file} (credkit keys new --encrypt --out {settings.key_file})"
+        return out
+    if key_file_is_encrypted(settings.key_file) and not passphrase:
+        out["issue_skipped"] = "the issuer key is encrypted; set CREDKIT_KEY_PASSPHRASE or run credkit issue"
+        return out
+    key = load_key(settings.key_file, passphrase=passphrase.encode() if passphrase else None)
+    report = issue_course(settings.course_root, key, assignments=[assignment], learners=graded or None)
+    out["issued"] = len(report.issued)
+    out["held_back"] = len(report.held_back)
+    return out

@@ -189,7 +189,7 @@ class SkillScore:
     pending: bool = False
 
 
-def _dec(value: float | int | Decimal) -> Decimal:
+def _dec(value: float | Decimal) -> Decimal:
     # str() of a float is its shortest round-trip repr: 0.1 -> Decimal("0.1"), never 0.1000000000000000055
     return value if isinstance(value, Decimal) else Decimal(str(value))
 
@@ -322,8 +322,7 @@ def _issuer(raw: Mapping[str, Any]) -> Issuer:
 
 
 def _num(d: Decimal) -> str:
-    text = format(d.normalize(), "f")
-    return text
+    return format(d.normalize(), "f")
 
 
 def _stack_rule(key: str, raw: Mapping[str, Any], names: Mapping[str, str]) -> StackRule:
@@ -343,7 +342,17 @@ def _track_issuer(folder: Path) -> Issuer | None:
     track = folder.parent / TRACK_NAME
     if not track.is_file():
         return None
-    return _issuer(_read_toml(track, "track.schema.json")["issuer"])
+    try:
+        return _issuer(_read_toml(track, "track.schema.json")["issuer"])
+    except AssessmentInvalid:
+        # the track file's own problems are reported for the track; use its issuer if that part is sound
+        try:
+            raw = tomllib.loads(track.read_text(encoding="utf-8")).get("issuer")
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            return None
+        schema = json.loads(resources.files("grading").joinpath("schemas", "track.schema.json").read_text())
+        ok = jsonschema.Draft202012Validator({**schema["$defs"]["issuer"], "$defs": schema["$defs"]}).is_valid(raw)
+        return _issuer(raw) if ok and isinstance(raw, dict) else None
 
 
 def load_assessment(path: str | Path) -> Assessment:
@@ -386,7 +395,7 @@ def load_assessment(path: str | Path) -> Assessment:
     else:
         found = _track_issuer(path.parent)
         if found is None:
-            problem("issuer", f"missing: give [issuer] here or in ../{TRACK_NAME}")
+            problem("issuer", f"missing: give [issuer] here or a valid one in ../{TRACK_NAME}")
             issuer = Issuer(name="", url="", email="")
         else:
             issuer = found
@@ -490,6 +499,7 @@ def load_track(path: str | Path) -> Track:
         if a.id in assessments:
             problems.append(f"{manifest}: assessment.id: {a.id!r} is also the id of {assessments[a.id].path}")
         assessments[a.id] = a
+    problems = list(dict.fromkeys(problems))
     if data is None:
         raise AssessmentInvalid(problems)
     if not assessments and not problems:
@@ -500,7 +510,7 @@ def load_track(path: str | Path) -> Track:
             if c.id in by_id:
                 problems.append(f"{a.path}: credentials.{c.key}.id: {c.id!r} is also used in {by_id[c.id]}")
             by_id[c.id] = str(a.path)
-    names = {cid: c.name for cid, c in Track(track_file, "", "", _issuer(data["issuer"]), {}, assessments).credential_ids().items()}
+    names = {c.id: c.name for a in assessments.values() for c in a.credentials.values()}
     stacks = {k: _stack_rule(k, s, names) for k, s in data.get("stacks", {}).items()}
     for key, s in stacks.items():
         for i, comp in enumerate(s.components):

@@ -8,6 +8,7 @@ import os
 import shutil
 import sys
 import tempfile
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -131,8 +132,6 @@ def skill_map(assessment: Assessment, released: dict[str, GradedCell]) -> dict[s
         reqs = []
         for t in rule.requires:
             possible = sum(released[g].points for g in assessment.cells_of(t.skill))
-            from decimal import Decimal
-
             entry: dict[str, Any] = {"skill": t.skill, "points_needed": float(t.needed(Decimal(str(possible))))}
             if t.fraction is not None:
                 entry["fraction"] = float(t.fraction)
@@ -156,7 +155,7 @@ def _has_code(source: str) -> bool:
 def release(assessment_path: str | Path, course: str | Path) -> Path:
     """Put an assessment into an nbgrader course and generate the learners' version.
 
-    Copies the notebooks and declared files into ``<course>/source/<id>/``, runs nbgrader's
+    Copies the notebooks and declared files into ``<course>/source/<id>/`` (replacing that folder), runs nbgrader's
     generate_assignment, writes ``release/<id>/credkit-skills.json``; returns the release folder.
     Raises AssessmentInvalid when the assessment does not validate, ManifestError when nbgrader fails.
     """

@@ -219,7 +219,13 @@ class Sandbox:
         for name in ("ld.so.cache", "localtime", "fonts", "mime.types"):
             if os.path.exists(f"/etc/{name}"):
                 args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
-        made: set[str] = set()
+        # The private /tmp and working copy come before the interpreter's binds: a checkout (and
+        # its .venv) that lives under /tmp must stay visible above the fresh tmpfs, not hidden by it.
+        args += [
+            "--size", str(limits.disk_bytes), "--perms", "1777", "--tmpfs", "/tmp",
+            "--size", str(limits.disk_bytes), "--perms", "0777", "--tmpfs", WORKDIR,
+        ]
+        made: set[str] = {"/tmp", *_ancestors(WORKDIR + "/x")}  # already there: leave their modes alone
         for prefix in prefixes:
             if prefix.startswith("/usr/") or prefix == "/usr":
                 continue
@@ -232,8 +238,6 @@ class Sandbox:
             "--perms", "0755", "--dir", "/opt/credkit",
             "--ro-bind", str(RUNNER), "/opt/credkit/runner.py",
             "--ro-bind", str(HARNESS), "/opt/credkit/harness.py",
-            "--size", str(limits.disk_bytes), "--perms", "1777", "--tmpfs", "/tmp",
-            "--size", str(limits.disk_bytes), "--perms", "0777", "--tmpfs", WORKDIR,
             "--chdir", WORKDIR,
             self._setpriv,
             f"--reuid={uid}", f"--regid={gid}", "--clear-groups",

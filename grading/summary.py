@@ -85,4 +85,10 @@ def format_summary(summary: Mapping[str, Any]) -> str:
         lines.append(f"  failed: {f['learner']}: {f['reason']}")
     for skill, row in summary["skills"].items():
         lines.append(f"  skill {skill}: {row['passed']}/{row['learners']} passed ({100 * row['rate']:.0f}%)")
+    if "issued" in summary:
+        lines.append(f"issued {summary['issued']} credential(s), {summary['held_back']} held back for manual grading")
+    if "issue_skipped" in summary:
+        lines.append(f"not issued: {summary['issue_skipped']}")
+    if "report_hint" in summary:
+        lines.append(summary["report_hint"])
     return "\n".join(lines)

@@ -6,6 +6,7 @@ import ast
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 import nbformat
@@ -15,7 +16,7 @@ from kit.errors import AssessmentInvalid, ManifestError
 
 from .manifest import MANIFEST_NAME, TRACK_NAME, Assessment, Track, load_assessment, load_track
 
-__all__ = ["GradedCell", "Report", "read_graded_cells", "check_assessment", "validate_path"]
+__all__ = ["GradedCell", "Report", "check_assessment", "read_graded_cells", "validate_path"]
 
 _MARK = re.compile(r"^\s*###\s*(BEGIN|END)\s+(SOLUTION|HIDDEN TESTS)\s*$", re.MULTILINE)
 
@@ -67,7 +68,7 @@ def read_graded_cells(folder: Path, notebooks: tuple[str, ...]) -> tuple[dict[st
         try:
             nb = nbformat.read(path, as_version=4)
             nbformat.validate(nb)
-        except Exception as exc:  # nbformat raises many kinds; all mean "not a valid notebook"
+        except Exception as exc:  # noqa: BLE001 -- nbformat raises many kinds; all mean "not a valid notebook"
             problems.append(f"{path}: (notebook): not a valid notebook: {str(exc).splitlines()[0]}")
             continue
         try:
@@ -123,7 +124,7 @@ def check_assessment(assessment: Assessment) -> Report:
     report.problems.extend(problems)
     if problems:
         return report
-    for grade_id, skills in assessment.cells.items():
+    for grade_id in assessment.cells:
         cell = cells.get(grade_id)
         key = f"cells.{grade_id}" if grade_id.replace("_", "").replace("-", "").isalnum() else f'cells."{grade_id}"'
         if cell is None:
@@ -134,8 +135,6 @@ def check_assessment(assessment: Assessment) -> Report:
     possible = {
         sid: sum(cells[g].points for g in assessment.cells_of(sid) if g in cells) for sid in assessment.skills
     }
-    from decimal import Decimal
-
     for cred in assessment.credentials.values():
         for t in cred.requires:
             have = Decimal(str(possible[t.skill]))
@@ -176,9 +175,10 @@ def _foolable(path: Path, cell: GradedCell) -> Iterator[str]:
     for node in ast.walk(tree):
         if isinstance(node, (ast.Import, ast.ImportFrom)):  # modules the test cell imports itself
             checked.update((a.asname or a.name).split(".")[0] for a in node.names)
-        if isinstance(node, ast.Compare) and isinstance(node.left, ast.Call) and _call_name(node.left) == "type":
-            if node.left.args and isinstance(node.left.args[0], ast.Name) and all(isinstance(o, ast.Is) for o in node.ops):
-                checked.add(node.left.args[0].id)
+        if (isinstance(node, ast.Compare) and isinstance(node.left, ast.Call) and _call_name(node.left) == "type"
+                and node.left.args and isinstance(node.left.args[0], ast.Name)
+                and all(isinstance(o, ast.Is) for o in node.ops)):
+            checked.add(node.left.args[0].id)
     for node in ast.walk(tree):
         if not isinstance(node, ast.Assert):
             continue
@@ -262,6 +262,12 @@ def _validate_track(folder: Path) -> list[Report]:
         track: Track = load_track(folder)
     except AssessmentInvalid as exc:
         reports.append(Report(folder / TRACK_NAME, problems=exc.problems))
+        for manifest in sorted(folder.glob(f"*/{MANIFEST_NAME}")):
+            try:
+                a = load_assessment(manifest)
+            except AssessmentInvalid:
+                continue  # its problems are already in the track's report
+            reports.append(check_assessment(a))
         return reports
     reports.append(Report(track.path))
     for a in track.assessments.values():

@@ -46,7 +46,7 @@ def autograde_cmd(course: Path, assessment: Assessment) -> list[str]:
 
 def autograde(course: Path, assessment: Assessment) -> subprocess.CompletedProcess[str]:
     return subprocess.run(autograde_cmd(course, assessment), cwd=course, env=env(),
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=600, check=False)
 
 
 def scores(course: Path, assessment: Assessment) -> dict[str, dict[str, float]]:

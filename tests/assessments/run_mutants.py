@@ -1,73 +1,77 @@
-"""Run an assessment's reference solution and its mutants in one process; print the failing test cells.
+"""Run an assessment's reference solution and its mutants in one Jupyter kernel; print the failing tests.
 
 Usage: python run_mutants.py ASSESSMENT_DIR. Each run executes the instructor's source notebook as
-the autograder does (solution regions filled in, hidden tests included): its code cells in order, in
-a fresh namespace, from the assessment folder (where the data files are); a test cell "fails" when
-it raises. Prints one JSON object: {"reference": [...], "mutants": [[...], ...]}.
+the autograder does (solution regions filled in, hidden tests included): `%reset -f`, then its code
+cells in order, in one real IPython kernel started in the assessment folder (where the data files
+are); a test cell fails when its execution reply is an error. A run that exceeds the time limit
+counts as failing and the kernel is restarted. Prints one JSON object:
+{"reference": [failed grade_ids], "mutants": [[failed grade_ids], ...]}.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-import os
+import queue
 import re
-import signal
 import sys
 import tomllib
 from pathlib import Path
 
 import nbformat
+from jupyter_client.manager import start_new_kernel
 
-PER_RUN_SECONDS = 20
+CELL_SECONDS = 10
 SOLUTION_MARK = re.compile(r"\s*### (BEGIN|END) SOLUTION\s*$")
 
-
-class _Timeout(Exception):
-    pass
+Cell = tuple[str | None, bool, str]  # grade_id, is a test cell, source
 
 
-def _alarm(signum, frame):  # type: ignore[no-untyped-def]
-    raise _Timeout()
+class Runner:
+    """One kernel, reused from run to run; the user namespace is reset before each run."""
 
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.km, self.kc = start_new_kernel(kernel_name="python3", cwd=str(folder))
 
-def run(cells: list[tuple[str | None, bool, str]]) -> list[str]:
-    """Execute (grade_id, is_test, source) cells; return the grade_ids of the test cells that raised."""
-    namespace: dict = {"__name__": "__main__"}
-    failed: list[str] = []
-    signal.signal(signal.SIGALRM, _alarm)
-    signal.alarm(PER_RUN_SECONDS)
-    try:
-        for grade_id, is_test, source in cells:
-            try:
-                with contextlib.redirect_stdout(io.StringIO()):
-                    exec(compile(source, f"<cell {grade_id}>", "exec"), namespace)
-            except _Timeout:
-                raise
-            except BaseException:
-                if is_test:
+    def execute(self, code: str) -> bool:
+        """Run code; True when the reply is ok. Raises TimeoutError past CELL_SECONDS."""
+        try:
+            reply = self.kc.execute_interactive(code, timeout=CELL_SECONDS, output_hook=lambda msg: None,
+                                                store_history=False)
+        except queue.Empty as exc:  # older jupyter_client signals a timeout this way
+            raise TimeoutError() from exc
+        return reply["content"]["status"] == "ok"
+
+    def run(self, cells: list[Cell]) -> list[str]:
+        failed: list[str] = []
+        try:
+            self.execute("%reset -f")
+            for grade_id, is_test, source in cells:
+                if not self.execute(source) and is_test:
                     failed.append(str(grade_id))
-    except _Timeout:
-        failed.append("(timeout)")
-    finally:
-        signal.alarm(0)
-    return failed
+        except TimeoutError:
+            failed.append("(timeout)")
+            self.km.restart_kernel(now=True)
+            self.kc.wait_for_ready(timeout=60)
+        return failed
+
+    def close(self) -> None:
+        self.kc.stop_channels()
+        self.km.shutdown_kernel(now=True)
 
 
 def main(folder: Path) -> None:
     manifest = tomllib.loads((folder / "manifest.toml").read_text())
     nb = nbformat.read(folder / manifest["assessment"]["notebooks"][0], as_version=4)
     mutants = tomllib.loads((folder / "corpus" / "mutants.toml").read_text())["mutant"]
-    base = []
+    base: list[Cell] = []
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
         meta = cell.metadata.get("nbgrader", {})
         source = "\n".join(ln for ln in cell.source.splitlines() if not SOLUTION_MARK.match(ln))
         base.append((meta.get("grade_id"), bool(meta.get("grade")) and not meta.get("solution"), source))
-    os.chdir(folder)
-    result = {"reference": run(base), "mutants": []}
+    runs: list[list[Cell]] = []
     for m in mutants:
         cells = []
         for grade_id, is_test, source in base:
@@ -76,7 +80,12 @@ def main(folder: Path) -> None:
                     raise SystemExit(f"mutant {m}: 'find' must occur exactly once in cell {grade_id}")
                 source = source.replace(m["find"], m["replace"])
             cells.append((grade_id, is_test, source))
-        result["mutants"].append(run(cells))
+        runs.append(cells)
+    runner = Runner(folder)
+    try:
+        result = {"reference": runner.run(base), "mutants": [runner.run(cells) for cells in runs]}
+    finally:
+        runner.close()
     print(json.dumps(result))
 
 

@@ -53,7 +53,7 @@ def test_each_authoring_error_has_its_own_clear_message(case: str) -> None:
 
 def test_cli_reports_authoring_errors_as_lines_without_traceback() -> None:
     cases = sorted(AUTHORING_ERRORS)
-    run = subprocess.run([CREDKIT, "validate", *(str(FIXTURES / c) for c in cases)], capture_output=True, text=True)
+    run = subprocess.run([CREDKIT, "validate", *(str(FIXTURES / c) for c in cases)], capture_output=True, text=True, check=False)
     assert run.returncode == 1
     assert "Traceback" not in run.stderr and run.stdout == ""
     errors = [ln for ln in run.stderr.splitlines() if ln.startswith("credkit: error: ")]
@@ -65,7 +65,7 @@ def test_cli_reports_authoring_errors_as_lines_without_traceback() -> None:
 
 def test_release_of_an_invalid_assessment_is_one_line(tmp_path: Path) -> None:
     run = subprocess.run([CREDKIT, "release", str(FIXTURES / "unknown-grade-id"), "--course", str(tmp_path / "c")],
-                         capture_output=True, text=True)
+                         capture_output=True, text=True, check=False)
     assert run.returncode == 1 and "Traceback" not in run.stderr
     assert run.stderr.count("\n") == 1 and run.stderr.startswith("credkit: error: ")
     assert "unknown grade_id 'test_mean_hiden'" in run.stderr
@@ -73,7 +73,7 @@ def test_release_of_an_invalid_assessment_is_one_line(tmp_path: Path) -> None:
 
 
 def test_validate_of_a_missing_folder_is_one_line(tmp_path: Path) -> None:
-    run = subprocess.run([CREDKIT, "validate", str(tmp_path / "nowhere")], capture_output=True, text=True)
+    run = subprocess.run([CREDKIT, "validate", str(tmp_path / "nowhere")], capture_output=True, text=True, check=False)
     assert run.returncode == 1 and run.stderr == f"credkit: error: {tmp_path / 'nowhere'}: no such folder\n"
 
 
@@ -116,8 +116,8 @@ def test_track_stack_naming_a_missing_credential(tmp_path: Path) -> None:
     with pytest.raises(AssessmentInvalid) as info:
         load_track(track)
     assert info.value.problems == [
-        f"{track / 'track.toml'}: stacks.data-analyst-python.components[0]: no credential with id "
-        "'https://datascience.northbridge.example.edu/achievements/python-data-analysis/foundations/loops' in this track"
+        (f"{track / 'track.toml'}: stacks.data-analyst-python.components[0]: no credential with id "
+         "'https://datascience.northbridge.example.edu/achievements/python-data-analysis/foundations/loops' in this track")
     ]
 
 
@@ -192,3 +192,39 @@ def test_stacks_need_every_component() -> None:
     assert earned_stacks(track.stacks.values(), all_ids) == [stack]
     assert earned_stacks(track.stacks.values(), all_ids[1:]) == []
     assert "Python Control Flow and Functions" in stack.criteria
+
+
+def test_a_broken_track_still_checks_its_valid_assessments_notebooks(tmp_path: Path) -> None:
+    track = tmp_path / "track"
+    shutil.copytree(TRACK, track, ignore=shutil.ignore_patterns("corpus"))
+    (track / "track.toml").write_text((track / "track.toml").read_text().replace('format = 1', 'format = 2'))
+    nb = track / "sql-sqlite" / "sql-sqlite.ipynb"
+    nb.write_text(nb.read_text().replace('"grade_id": "test_overdue"', '"grade_id": "test_overdue_renamed"'))
+    problems = [p for r in validate_path(track) for p in r.problems]
+    assert problems == [
+        f"{track / 'track.toml'}: format: must be 1",
+        (f"{track / 'sql-sqlite' / 'manifest.toml'}: cells.test_overdue: unknown grade_id 'test_overdue': "
+         "no such nbgrader cell in sql-sqlite.ipynb"),
+    ]
+
+
+def test_validate_warns_about_tests_an_always_true_eq_passes(tmp_path: Path) -> None:
+    folder = tmp_path / "foolable"
+    shutil.copytree(FIXTURES / "unknown-grade-id", folder)
+    (folder / "unknown-grade-id.ipynb").rename(folder / "foolable.ipynb")
+    text = (folder / "manifest.toml").read_text().replace("unknown-grade-id", "foolable")
+    (folder / "manifest.toml").write_text(text.replace("test_mean_hiden", "test_mean_hidden"))
+    nb = folder / "foolable.ipynb"
+    defensive = "assert type(result) is float and result == 2.5"
+    assert defensive in nb.read_text()
+    (report,) = validate_path(folder)
+    assert report.problems == [] and report.warnings == []
+    nb.write_text(nb.read_text().replace(defensive, "assert result == 2.5"))
+    (report,) = validate_path(folder)
+    assert report.problems == []
+    assert report.warnings == [
+        (f"{nb}: cell 'test_mean_visible' line 3: `result == 2.5` passes for an object whose __eq__ is always true; "
+         "assert type(...) is ... first, or compare float(...)/list(...)")
+    ]
+    run = subprocess.run([CREDKIT, "validate", "--strict", str(folder)], capture_output=True, text=True, check=False)
+    assert run.returncode == 1 and "credkit: warning: " in run.stderr

@@ -54,10 +54,13 @@ def _course(tmp_path: Path, learners: dict[str, tuple[str, str | None]]) -> tupl
     return course, key
 
 
-def _grade(course: Path) -> None:
-    result = subprocess.run([str(BIN / "credkit"), "grade", "foundations", "--course-dir", str(course), "--cell-timeout", "10", "--json"],
+def _grade(course: Path, *options: str) -> dict:
+    """``credkit grade``, by default without its issuing step, so ``credkit issue`` is what is tested."""
+    options = options or ("--no-issue",)
+    result = subprocess.run([str(BIN / "credkit"), "grade", "foundations", "--course-dir", str(course), "--cell-timeout", "10", "--json", *options],
                             cwd=course, env=env(), capture_output=True, text=True, timeout=900)
     assert result.returncode in (0, 2), result.stderr
+    return json.loads(result.stdout)
 
 
 def _held(course: Path) -> dict[str, set[str]]:
@@ -117,6 +120,17 @@ def test_sandboxed_grades_become_the_oracles_credentials(tmp_path: Path) -> None
         assert (tmp_path / "report" / chart).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_credkit_grade_issues_right_after_scoring(tmp_path: Path) -> None:
+    learners = {"ada": LEARNERS["ada"], "ben": LEARNERS["ben"]}
+    course, _ = _course(tmp_path, learners)
+    summary = _grade(course, "--issue")
+    assert summary["issued"] == 5 and summary["held_back"] == 0
+    assert summary["skills"]["Control flow and functions in Python"] == {"passed": 1, "learners": 2, "rate": 0.5}
+    assert "credkit report --course" in summary["report_hint"]
+    assert _held(course) == _expected(learners)
+    assert json.loads(run_credkit("issue", "--course", str(course), "--json").stdout)["issued"] == []
+
+
 def test_grades_from_stock_nbgrader_are_refused_unless_unsafe(tmp_path: Path) -> None:
     learners = {"ada": LEARNERS["ada"]}
     course, _ = _course(tmp_path, learners)
@@ -135,7 +149,7 @@ def test_a_regrade_below_threshold_is_reported_not_revoked(tmp_path: Path) -> No
     _grade(course)
     assert len(json.loads(run_credkit("issue", "--course", str(course), "--json").stdout)["issued"]) == 3
     shutil.copy(FOUNDATIONS / "corpus" / "partial-collections.ipynb", course / "submitted" / "ada" / "foundations" / "foundations.ipynb")
-    result = subprocess.run([str(BIN / "credkit"), "grade", "foundations", "--course-dir", str(course), "--force", "--cell-timeout", "10"],
+    result = subprocess.run([str(BIN / "credkit"), "grade", "foundations", "--course-dir", str(course), "--force", "--cell-timeout", "10", "--no-issue"],
                             cwd=course, env=env(), capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr
     rerun = run_credkit("issue", "--course", str(course))
