@@ -121,10 +121,7 @@ def grade(ctx: click.Context, assignment: str, course_dir: str, student: str, fo
     from .issuing import after_grading
 
     summary = batch_summary(result, getattr(result, "skills", None))
-    extra = after_grading(course_root, assignment, result, issue=issue and not unsafe_no_sandbox)
-    if summary.get("skills"):
-        extra.pop("skills", None)  # the grading run's own per-skill rates
-    summary.update(extra)
+    summary.update(after_grading(course_root, assignment, result, issue=issue and not unsafe_no_sandbox))
     if as_json:
         click.echo(json.dumps(summary, indent=2, sort_keys=True))
     else:

@@ -168,21 +168,18 @@ def _issuer(settings: CourseSettings, key: IssuerKey, ledger: Ledger, profile: o
 
 
 def after_grading(course_root: str, assignment: str, result: object, *, issue: bool) -> dict[str, object]:
-    """What ``credkit grade`` adds to its summary: per-skill pass rates, then issuing.
+    """What ``credkit grade`` adds to its summary: issuing, and where the report comes from.
 
     Issuing happens right after scoring when the assessment was released with credkit and the
     course's issuer key can be opened without a prompt; otherwise the summary says why not.
     """
     from kit.keys import key_file_is_encrypted, load_key
 
-    from .report import skill_rates
-
     settings = load_course_config(course_root)
     if assignment not in released_ids(settings.course_root):
         return {}
     graded = sorted({s.student for s in getattr(result, "submissions", []) if getattr(s, "status", "") == "graded"})
     out: dict[str, object] = {
-        "skills": skill_rates(settings.course_root, assignment, graded),
         "report_hint": f"report: credkit report --course {settings.course_root} --out credkit-report",
     }
     if not issue:

@@ -58,17 +58,6 @@ def build_report(course: str | Path) -> CourseReport:
     return report
 
 
-def skill_rates(course: str | Path, assignment: str, learners: list[str]) -> dict[str, dict[str, float | int]]:
-    """Per-skill pass rates of ``learners`` on one assessment, for the grading summary."""
-    report = build_report(course)
-    wanted = set(learners)
-    rows: dict[str, list[bool]] = defaultdict(list)
-    for learner, assessment, _, name, _, _, passed in report.rows:
-        if assessment == assignment and learner in wanted:
-            rows[name].append(passed)
-    return {name: {"passed": sum(v), "learners": len(v), "rate": sum(v) / len(v)} for name, v in sorted(rows.items())}
-
-
 def write_report(course: str | Path, out: str | Path) -> list[Path]:
     """Write skills.csv and three charts into ``out``; returns the files written."""
     import matplotlib
