@@ -13,12 +13,14 @@ from __future__ import annotations
 import json
 import queue
 import re
+import shutil
 import sys
+import tempfile
 import tomllib
 from pathlib import Path
 
 import nbformat
-from jupyter_client.manager import start_new_kernel
+from jupyter_client.manager import KernelManager
 
 CELL_SECONDS = 10
 SOLUTION_MARK = re.compile(r"\s*### (BEGIN|END) SOLUTION\s*$")
@@ -31,7 +33,15 @@ class Runner:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self.km, self.kc = start_new_kernel(kernel_name="python3", cwd=str(folder))
+        # IPC sockets, not TCP ports: several runners start kernels at once, and jupyter_client's
+        # free-port pick races between processes ("Address already in use").
+        self.km = KernelManager(kernel_name="python3", transport="ipc")
+        self.km.connection_file = str(Path(tempfile.mkdtemp(prefix="credkit-mutants-")) / "kernel.json")
+        self.km.ip = str(Path(self.km.connection_file).with_name("ipc"))
+        self.km.start_kernel(cwd=str(folder))
+        self.kc = self.km.client()
+        self.kc.start_channels()
+        self.kc.wait_for_ready(timeout=120)
 
     def execute(self, code: str) -> bool:
         """Run code; True when the reply is ok. Raises TimeoutError past CELL_SECONDS."""
@@ -58,6 +68,7 @@ class Runner:
     def close(self) -> None:
         self.kc.stop_channels()
         self.km.shutdown_kernel(now=True)
+        shutil.rmtree(Path(self.km.connection_file).parent, ignore_errors=True)
 
 
 def main(folder: Path) -> None:

@@ -65,11 +65,20 @@ def mutant_runs() -> dict[str, dict]:
     runner = Path(__file__).with_name("run_mutants.py")
     procs = {name: subprocess.Popen([sys.executable, str(runner), str(TRACK / name)], text=True,
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE) for name in ASSESSMENTS}
-    out = {}
-    for name, proc in procs.items():
-        stdout, stderr = proc.communicate(timeout=300)
-        assert proc.returncode == 0, stderr[-2000:]
-        out[name] = json.loads(stdout)
+    out, errors = {}, {}
+    try:
+        for name, proc in procs.items():
+            stdout, stderr = proc.communicate(timeout=300)
+            if proc.returncode == 0:
+                out[name] = json.loads(stdout)
+            else:
+                errors[name] = stderr[-2000:]
+    finally:
+        for proc in procs.values():  # never leave a runner behind, whatever failed
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    assert not errors, errors
     return out
 
 
