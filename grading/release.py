@@ -7,7 +7,6 @@ import logging
 import os
 import shutil
 import sys
-import tempfile
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -15,12 +14,13 @@ from typing import Any
 import nbformat
 
 from kit.errors import AssessmentInvalid, ManifestError
+from kit.fileio import write_atomic
 
 from .course import ensure_feedback_config, record_release
 from .manifest import Assessment, load_assessment
 from .validate import GradedCell, check_assessment, read_graded_cells
 
-__all__ = ["SKILL_MAP_NAME", "release", "skill_map", "write_atomic"]
+__all__ = ["SKILL_MAP_NAME", "release", "skill_map"]
 
 SKILL_MAP_NAME = "credkit-skills.json"
 
@@ -29,22 +29,6 @@ _MINIMAL_CONFIG = """\
 c = get_config()  # noqa: F821
 c.CourseDirectory.course_id = {course_id!r}
 """
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write a file atomically: a temp file in the same folder, then os.replace."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _course_config(course: Path) -> Any:

@@ -9,9 +9,9 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from kit.errors import ManifestError
+from kit.fileio import write_atomic
 
 from .manifest import MANIFEST_NAME
-from .release import write_atomic
 
 __all__ = ["new_assessment"]
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from kit.contexts import VC_V2
 from kit.credentials import Credential, format_datetime
-from kit.errors import CredkitError, InvalidCredential, VerificationError
+from kit.errors import VerificationError
 from kit.verify import STATUS_CHECKERS, StatusOutcome
 
 __all__ = ["MIN_ENTRIES", "PURPOSES", "StatusList", "status_entry", "status_list_credential", "check_status_entry"]
