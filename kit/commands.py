@@ -45,6 +45,11 @@ def read_json_file(path: str) -> Any:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise InvalidCredential(f"{path}: cannot read ({exc.strerror or exc.__class__.__name__})") from None
+    return _parse_json(data, path)
+
+
+def _parse_json(data: bytes, path: str) -> Any:
+    """Parse JSON bytes read from ``path``; InvalidCredential naming the file when malformed."""
     try:
         return json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -152,10 +157,7 @@ def load_credential_file(path: str) -> Any:
             data = unbake(data).encode("utf-8")
         except CredkitError as exc:
             raise InvalidCredential(f"{path}: {exc.diagnostics()}") from None
-    try:
-        return json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidCredential(f"{path}: not valid JSON ({exc})") from None
+    return _parse_json(data, path)
 
 
 @click.command()
