@@ -19,6 +19,7 @@ import base64
 import ctypes
 import json
 import os
+import signal
 import sys
 
 PR_SET_DUMPABLE = 4
@@ -230,31 +231,138 @@ def _client(extra_arguments: list[str]):  # type: ignore[no-untyped-def]
     )
 
 
-def main() -> int:
-    request_fd, reply_fd = _private_stdio()
+class ForkedKernel:
+    """Stands in for nbclient's kernel manager for a kernel forked from this process.
+
+    Forking a kernel from the runner, which has IPython, ipykernel and zmq already imported (in the
+    sandbox, inherited from the fork server), skips the interpreter start and the imports that
+    dominate a fresh kernel's start-up. The kernel is forked before the request is read and before
+    the harness's secret token exists, so its memory holds neither the notebook nor the token.
+    """
+
+    ipykernel = True
+    has_kernel = True
+
+    def __init__(self, pid: int, connection_file: str) -> None:
+        self.pid = pid
+        self.connection_file = connection_file
+        self.status: int | None = None
+
+    def client(self, **kwargs):  # type: ignore[no-untyped-def]
+        from jupyter_client.asynchronous import AsyncKernelClient
+
+        kc = AsyncKernelClient(**kwargs)
+        kc.load_connection_file(self.connection_file)
+        return kc
+
+    def _reap(self) -> bool:
+        if self.status is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.status = status
+        return self.status is None
+
+    async def is_alive(self) -> bool:
+        return self._reap()
+
+    async def interrupt_kernel(self) -> None:
+        if self._reap():
+            os.kill(self.pid, signal.SIGINT)
+
+    def kill(self) -> None:
+        if self._reap():
+            os.kill(self.pid, signal.SIGKILL)
+            _, self.status = os.waitpid(self.pid, 0)
+
+    async def shutdown_kernel(self, now: bool = False, restart: bool = False) -> None:
+        self.kill()
+
+    async def cleanup_resources(self, restart: bool = False) -> None:
+        return None
+
+
+def _close_inherited_fds() -> None:
+    """Close every descriptor above stderr (the runner's request and reply pipes among them)."""
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd > 2:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def fork_kernel(extra_arguments: list[str]) -> ForkedKernel:
+    """Fork an IPython kernel from this process (IPython already imported); return its manager."""
+    from ipykernel import kernelapp
+    from jupyter_client.connect import write_connection_file
+    from jupyter_core.paths import jupyter_runtime_dir
+
+    runtime = jupyter_runtime_dir()
+    os.makedirs(runtime, mode=0o700, exist_ok=True)
+    connection_file, _ = write_connection_file(
+        os.path.join(runtime, f"kernel-{os.getpid()}.json"), ip="127.0.0.1")
+    pid = os.fork()
+    if pid == 0:  # the kernel
+        code = 1
+        try:
+            _close_inherited_fds()
+            # Dumpable again (the runner is not): learner code may inspect its own process as it
+            # can in a kernel started by exec.
+            ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
+            # As nbclient starts an IPython kernel: history in memory (no SQLite file, no saving
+            # thread that learner code's forks would stop and the next cell have to restart).
+            sys.argv = [kernelapp.__file__, "-f", connection_file, *extra_arguments,
+                        "--HistoryManager.hist_file=:memory:"]
+            kernelapp.launch_new_instance(argv=sys.argv[1:])
+            code = 0
+        finally:
+            os._exit(code)
+    return ForkedKernel(pid, connection_file)
+
+
+def preload() -> None:
+    """Import what the runner and a kernel need, so a fork of this process starts both at once."""
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+    import ipykernel.ipkernel  # noqa: F401
+    import ipykernel.kernelapp  # noqa: F401
+    import ipykernel.zmqshell  # noqa: F401
+    import jupyter_client.asynchronous  # noqa: F401
+    import jupyter_client.manager  # noqa: F401
+    import nbclient  # noqa: F401
+    import nbformat  # noqa: F401
+
+
+def serve(request_fd: int, reply_fd: int, settings: dict[str, object]) -> None:
+    """Start a kernel, read one request, execute the notebook, write one reply."""
     reply: dict[str, object]
-    client = None
+    kernel: ForkedKernel | None = None
     try:
-        settings = json.loads(sys.argv[1])
         os.environ["NBGRADER_EXECUTION"] = "autograde"
         # jsonschema builds an RFC 3987 grammar on import when rfc3987_syntax is installed (seconds
         # of CPU per execution); nbformat never needs it.
         sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
         import nbformat
 
-        client = _client(settings["extra_arguments"])
-        client.startup_timeout = int(settings["startup_timeout"])
-        client.shutdown_kernel = "immediate"  # the sandbox is torn down right after the reply
         # Warm start: the kernel starts before the submission is known, in the empty working copy.
-        client.create_kernel_manager()
-        client.start_new_kernel(cwd=os.getcwd())
+        extra_arguments = list(settings["extra_arguments"])  # type: ignore[call-overload]
+        kernel = fork_kernel(extra_arguments)
+        client = _client(extra_arguments)
+        client.startup_timeout = int(settings["startup_timeout"])  # type: ignore[call-overload]
+        client.km = kernel
+        client.owns_km = False  # nothing to shut down politely: the kernel is killed below
         client.start_new_kernel_client()
 
         request = json.loads(_read_all(request_fd))
         _write_files(request["files"])
         nb = nbformat.reads(request["notebook"], as_version=4)
         if nb.metadata.get("kernelspec", {}).get("name", STANDBY_KERNEL) != STANDBY_KERNEL:
-            client._cleanup_kernel()  # another kernel: start it cold, as nbgrader would
+            # another kernel: start it cold, as nbgrader would
+            client.kc.stop_channels()
+            kernel.kill()
+            client.km = client.kc = None
+            client.owns_km = True
+            client.shutdown_kernel = "immediate"
             client.kernel_name = nb.metadata["kernelspec"]["name"]
         client.nb = nb
         client.timeout = int(request["cell_timeout"])
@@ -263,12 +371,21 @@ def main() -> int:
         reply = {"ok": True, "notebook": nbformat.writes(nb)}
     except BaseException as exc:  # the reply says why; the coordinator decides
         reply = {"ok": False, "reason": f"{type(exc).__name__}: {exc}"[:2000]}
+    finally:
+        if kernel is not None:
+            kernel.kill()
     data = json.dumps(reply).encode()
     view = memoryview(data)
     while view:
         n = os.write(reply_fd, view)
         view = view[n:]
     os.close(reply_fd)
+
+
+def main() -> int:
+    """Unsandboxed entry point (``--unsafe-no-sandbox``): one runner process, one notebook."""
+    request_fd, reply_fd = _private_stdio()
+    serve(request_fd, reply_fd, json.loads(sys.argv[1]))
     return 0
 
 

@@ -38,7 +38,8 @@ class LocalEngine:
     def __init__(self, workers: int | None = None, *, unsafe_no_sandbox: bool = False) -> None:
         self.workers = workers or max(1, os.cpu_count() or 1)
         self._unsafe = UnsafeNoSandboxBroker() if unsafe_no_sandbox else None
-        self._warm = None if unsafe_no_sandbox else WarmPool(Sandbox.create(), standby=self.workers)
+        self._sandbox = None if unsafe_no_sandbox else Sandbox.create()
+        self._warm = None if self._sandbox is None else WarmPool(self._sandbox, standby=self.workers)
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="credkit-slot")
 
     def _run(self, notebook: str, files: dict[str, bytes], limits: Limits) -> Executed:
@@ -56,6 +57,8 @@ class LocalEngine:
         self._pool.shutdown(wait=True, cancel_futures=True)
         if self._warm is not None:
             self._warm.close()
+        if self._sandbox is not None:
+            self._sandbox.close()
 
 
 def remote_execute(notebook: str, files: dict[str, bytes], limits: dict[str, Any]) -> tuple[str, str, float]:

@@ -1,4 +1,5 @@
-"""The sandbox in which learner code runs: bubblewrap + one unprivileged user per worker slot.
+"""The sandbox in which learner code runs: namespaces, tmpfs, limits and one unprivileged user per
+worker slot, forked from a preloaded fork server that lives in a bubblewrap sandbox of its own.
 
 Each execution gets:
 
@@ -13,7 +14,8 @@ Each execution gets:
 - a per-cell timeout, a total wall-clock deadline, and an output budget enforced while it runs.
 
 When the execution ends (or is killed) the PID namespace goes with it, taking every process the
-learner started.
+learner started. The fork server (``_forkserver.py``) has the runner's and the kernel's imports done
+once, so an execution starts with a few forks rather than two interpreters and their imports.
 """
 
 from __future__ import annotations
@@ -26,19 +28,22 @@ import pwd
 import selectors
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from kit.errors import SandboxError
 
-__all__ = ["Limits", "Sandbox", "WarmPool", "ExecutionFailed", "Launched", "SLOT_USER_PREFIX"]
+__all__ = ["Limits", "Sandbox", "WarmPool", "ExecutionFailed", "Launched", "Execution", "ForkServer", "SLOT_USER_PREFIX"]
 
 SLOT_USER_PREFIX = "credkit-slot"
 RUNNER = Path(__file__).with_name("_runner.py")
 HARNESS = Path(__file__).with_name("_harness.py")
+FORKSERVER = Path(__file__).with_name("_forkserver.py")
 LOCK_DIR = Path("/run/credkit")
 WORKDIR = "/home/learner"
 
@@ -105,7 +110,7 @@ def reply_cap(request: bytes, limits: Limits) -> int:
 class Launched:
     """A sandbox started ahead of its request: the runner has (or is) starting its kernel."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], slot: int, lock: int, limits: Limits) -> None:
+    def __init__(self, proc: Execution, slot: int, lock: int, limits: Limits) -> None:
         self.proc = proc
         self.slot = slot
         self.lock = lock
@@ -128,29 +133,25 @@ class Sandbox:
     raises :class:`SandboxError` if not.
     """
 
-    def __init__(self, *, bwrap: str, setpriv: str, prlimit: str) -> None:
+    def __init__(self, *, bwrap: str) -> None:
         self._bwrap = bwrap
-        self._setpriv = setpriv
-        self._prlimit = prlimit
+        self._server: ForkServer | None = None
+        self._server_lock = threading.Lock()
 
     @classmethod
     def create(cls) -> Sandbox:
         """Find the tools and the privileges the sandbox needs; raise SandboxError if any is missing."""
         if sys.platform != "linux":
             raise SandboxError("the grading sandbox needs Linux (bubblewrap, namespaces)")
-        tools = {name: shutil.which(name) for name in ("bwrap", "setpriv", "prlimit")}
-        missing = [name for name, path in tools.items() if path is None]
-        if missing:
-            raise SandboxError(
-                f"cannot set up the grading sandbox: {', '.join(missing)} not found "
-                "(install bubblewrap and util-linux)"
-            )
+        bwrap = shutil.which("bwrap")
+        if bwrap is None:
+            raise SandboxError("cannot set up the grading sandbox: bwrap not found (install bubblewrap)")
         if os.geteuid() != 0:
             raise SandboxError(
                 "cannot set up the grading sandbox: it needs root to run each worker slot as its "
                 "own unprivileged user (credkit-slot<N>)"
             )
-        return cls(bwrap=tools["bwrap"], setpriv=tools["setpriv"], prlimit=tools["prlimit"])  # type: ignore[arg-type]
+        return cls(bwrap=bwrap)
 
     # -- slots -----------------------------------------------------------------------------------
 
@@ -192,22 +193,18 @@ class Sandbox:
 
     # -- command line ----------------------------------------------------------------------------
 
-    def command(self, slot: int, limits: Limits) -> list[str]:
-        uid, gid = self._slot_user(slot)
-        prefixes = sorted({os.path.realpath(p) for p in (sys.base_prefix, sys.prefix)})
+    def server_command(self, control_fd: int) -> list[str]:
+        """The bubblewrap sandbox the fork server lives in: the read-only Python installation and
+        the runner, nothing of the course or the grader, no network. Each execution forked from
+        it adds namespaces, tmpfs, limits and an unprivileged user of its own (see _forkserver.py).
+        """
         args = [
-            self._prlimit,
-            f"--cpu={limits.cpu_seconds}",
-            f"--as={limits.memory_bytes}",
-            f"--nproc={limits.processes}",
-            f"--fsize={limits.file_bytes}",
-            f"--nofile={limits.open_files}",
-            "--core=0",
-            "--",
             self._bwrap,
             "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
-            "--unshare-cgroup-try",
-            "--die-with-parent", "--new-session",
+            "--unshare-cgroup-try", "--new-session",
+            # Root with its capabilities, inside: the server needs them to build each execution's
+            # namespaces and to become the slot's user. Learner code never runs with them.
+            "--cap-add", "ALL",
             "--ro-bind", "/usr", "/usr",
             "--symlink", "usr/lib", "/lib",
             "--symlink", "usr/lib64", "/lib64",
@@ -219,14 +216,9 @@ class Sandbox:
         for name in ("ld.so.cache", "localtime", "fonts", "mime.types"):
             if os.path.exists(f"/etc/{name}"):
                 args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
-        # The private /tmp and working copy come before the interpreter's binds: a checkout (and
-        # its .venv) that lives under /tmp must stay visible above the fresh tmpfs, not hidden by it.
-        args += [
-            "--size", str(limits.disk_bytes), "--perms", "1777", "--tmpfs", "/tmp",
-            "--size", str(limits.disk_bytes), "--perms", "0777", "--tmpfs", WORKDIR,
-        ]
+        args += ["--perms", "1777", "--dir", "/tmp", "--perms", "0755", "--dir", WORKDIR]
         made: set[str] = {"/tmp", *_ancestors(WORKDIR + "/x")}  # already there: leave their modes alone
-        for prefix in prefixes:
+        for prefix in self.prefixes():
             if prefix.startswith("/usr/") or prefix == "/usr":
                 continue
             for parent in _ancestors(prefix + "/x"):
@@ -238,15 +230,16 @@ class Sandbox:
             "--perms", "0755", "--dir", "/opt/credkit",
             "--ro-bind", str(RUNNER), "/opt/credkit/runner.py",
             "--ro-bind", str(HARNESS), "/opt/credkit/harness.py",
-            "--chdir", WORKDIR,
-            self._setpriv,
-            f"--reuid={uid}", f"--regid={gid}", "--clear-groups",
-            "--inh-caps=-all", "--bounding-set=-all",
-            "--",
-            os.path.join(sys.prefix, "bin", "python"), "-I", "/opt/credkit/runner.py",
-            runner_settings(limits),
+            "--ro-bind", str(FORKSERVER), "/opt/credkit/forkserver.py",
+            "--chdir", "/",
+            os.path.join(sys.prefix, "bin", "python"), "-I", "/opt/credkit/forkserver.py", str(control_fd),
         ]
         return args
+
+    @staticmethod
+    def prefixes() -> list[str]:
+        """The Python installation's directories (the venv and the interpreter it was made from)."""
+        return sorted({os.path.realpath(p) for p in (sys.base_prefix, sys.prefix)})
 
     @staticmethod
     def environment() -> dict[str, str]:
@@ -274,15 +267,23 @@ class Sandbox:
         """Start a sandbox on a free slot; its runner starts a kernel and waits for a request."""
         slot, lock = self.acquire_slot()
         try:
-            proc = subprocess.Popen(
-                self.command(slot, limits),
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                env=self.environment(), cwd="/", start_new_session=True, close_fds=True,
-            )
+            uid, gid = self._slot_user(slot)
+            with self._server_lock:
+                if self._server is None or not self._server.alive:
+                    self._server = ForkServer(self)
+                server = self._server
+            proc = server.fork(uid, gid, limits)
         except BaseException:
             os.close(lock)
             raise
         return Launched(proc, slot, lock, limits)
+
+    def close(self) -> None:
+        """Stop the fork server (and with it any execution still running)."""
+        with self._server_lock:
+            server, self._server = self._server, None
+        if server is not None:
+            server.close()
 
     def run(self, launched: Launched, notebook: str, files: dict[str, bytes]) -> str:
         """Send the request to a launched sandbox and return the executed notebook text.
@@ -327,7 +328,134 @@ class Sandbox:
         return seen
 
 
-def _exchange(proc: subprocess.Popen[bytes], request: bytes, cap: int, deadline_s: float) -> tuple[bytes, str]:
+class Execution:
+    """One execution forked by the fork server, seen from the worker: the request pipe (stdin), the
+    reply pipe (stdout) and, once it has ended, its exit status (returncode)."""
+
+    def __init__(self, server: ForkServer, ident: int, stdin: int, stdout: int) -> None:
+        self.server = server
+        self.ident = ident
+        self.stdin = os.fdopen(stdin, "wb", buffering=0)
+        self.stdout = os.fdopen(stdout, "rb", buffering=0)
+        self.returncode: int | None = None
+        self.started: str | None = None  # "" once forked, else why not
+        self._changed = threading.Condition()
+
+    def _update(self, **fields: object) -> None:
+        with self._changed:
+            for name, value in fields.items():
+                setattr(self, name, value)
+            self._changed.notify_all()
+
+    def wait_started(self, timeout: float) -> None:
+        with self._changed:
+            self._changed.wait_for(lambda: self.started is not None or self.returncode is not None, timeout)
+        if self.started != "":
+            self.kill()
+            raise SandboxError(f"cannot start a sandboxed execution: {self.started or 'the fork server did not answer'}")
+
+    def poll(self) -> int | None:
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        with self._changed:
+            if not self._changed.wait_for(lambda: self.returncode is not None, timeout):
+                raise subprocess.TimeoutExpired("sandboxed execution", timeout or 0)
+        assert self.returncode is not None
+        return self.returncode
+
+    def kill(self) -> None:
+        if self.returncode is None:
+            self.server.kill(self.ident)
+
+
+class ForkServer:
+    """The worker's end of the fork server (grading/_forkserver.py), started in its bubblewrap
+    sandbox on first use; one per :class:`Sandbox`, shared by the worker's threads."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            self.proc = subprocess.Popen(
+                sandbox.server_command(theirs.fileno()), pass_fds=[theirs.fileno()],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                env=Sandbox.environment(), cwd="/", start_new_session=True,
+            )
+        finally:
+            theirs.close()
+        self._socket = ours
+        self._send_lock = threading.Lock()
+        self._executions: dict[int, Execution] = {}
+        self._next = 0
+        self.alive = True
+        self._keep = [p for p in sandbox.prefixes() if p == "/tmp" or p.startswith("/tmp/")]
+        threading.Thread(target=self._read, name="credkit-forkserver", daemon=True).start()
+
+    def fork(self, uid: int, gid: int, limits: Limits) -> Execution:
+        request_r, request_w = os.pipe()
+        reply_r, reply_w = os.pipe()
+        with self._send_lock:
+            self._next += 1
+            execution = Execution(self, self._next, request_w, reply_r)
+            self._executions[execution.ident] = execution
+            message = {"op": "fork", "id": execution.ident, "uid": uid, "gid": gid, "limits": limits.as_dict(),
+                       "settings": json.loads(runner_settings(limits)), "keep_under_tmp": self._keep}
+            try:
+                socket.send_fds(self._socket, [json.dumps(message).encode()], [request_r, reply_w])
+            except OSError as exc:
+                execution._update(started=f"the fork server is gone ({exc})", returncode=-1)
+            finally:
+                os.close(request_r)
+                os.close(reply_w)
+        # The server answers once it has forked; the first answer waits for its imports.
+        execution.wait_started(limits.startup_timeout)
+        return execution
+
+    def kill(self, ident: int) -> None:
+        with self._send_lock:
+            try:
+                self._socket.send(json.dumps({"op": "kill", "id": ident}).encode())
+            except OSError:
+                pass
+
+    def _read(self) -> None:
+        while True:
+            try:
+                data = self._socket.recv(1 << 16)
+            except OSError:
+                data = b""
+            if not data:
+                break
+            message = json.loads(data)
+            execution = self._executions.get(message["id"])
+            if execution is None:
+                continue
+            if "exit" in message:
+                self._executions.pop(message["id"], None)
+                execution._update(returncode=int(message["exit"]))
+            else:
+                execution._update(started="" if message.get("started") else str(message.get("error", "")))
+        # The server is gone: so is every execution it forked (each one's init dies with it).
+        self.alive = False
+        for execution in list(self._executions.values()):
+            execution._update(returncode=-1)
+        self._executions.clear()
+
+    def close(self) -> None:
+        self.alive = False
+        try:
+            self._socket.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._socket.close()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+def _exchange(proc: subprocess.Popen[bytes] | Execution, request: bytes, cap: int, deadline_s: float) -> tuple[bytes, str]:
     """Feed the request, read the reply up to ``cap`` bytes before the deadline. Returns (reply, why)."""
     assert proc.stdin is not None and proc.stdout is not None
     deadline = time.monotonic() + deadline_s
@@ -370,9 +498,12 @@ def _exchange(proc: subprocess.Popen[bytes], request: bytes, cap: int, deadline_
         sel.close()
 
 
-def _kill(proc: subprocess.Popen[bytes]) -> None:
-    """Kill bwrap's session; its PID namespace dies with it, and with that every learner process."""
-    if proc.poll() is None:
+def _kill(proc: subprocess.Popen[bytes] | Execution) -> None:
+    """Kill an execution; its PID namespace dies with it, and with that every learner process.
+    (A Popen is the unsandboxed runner, in a session of its own.)"""
+    if isinstance(proc, Execution):
+        proc.kill()
+    elif proc.poll() is None:
         try:
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:

@@ -1,0 +1,226 @@
+"""The fork server: a preloaded template from which each sandboxed execution is forked.
+
+Runs as root inside a long-lived bubblewrap sandbox (read-only Python installation, no course
+files, no network, scrubbed environment), with the runner's and the kernel's imports already done.
+For each execution the worker sends, over a Unix socket, the slot's user and limits together with
+the two pipe ends the execution will use (SCM_RIGHTS); the server forks, and the child:
+
+1. unshares fresh mount, PID, network, IPC, UTS and cgroup namespaces;
+2. mounts size-capped private tmpfs over ``/tmp`` and the working directory;
+3. forks the PID namespace's init, which mounts a fresh ``/proc``, brings up loopback (no other
+   interface exists), sets the resource limits, drops every capability and becomes the slot's
+   unprivileged user with ``no_new_privs``, then forks the runner and reaps orphans until it ends.
+
+The runner then forks its kernel from the same preloaded memory. Starting an execution thus costs a
+few forks instead of two interpreter starts and their imports, and each execution still runs in
+namespaces and tmpfs of its own: nothing passes from one submission to the next. This file imports
+only the standard library at module level and never the credkit package (it is not mounted).
+
+Messages are JSON, one per datagram (SOCK_SEQPACKET). Worker → server: ``{"op": "fork", "id",
+"uid", "gid", "limits", "settings", "keep_under_tmp"}`` with two fds, or ``{"op": "kill", "id"}``. Server → worker:
+``{"id", "started": true}`` or ``{"id", "error"}``, and ``{"id", "exit": status}`` when it ends.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import fcntl
+import importlib.util
+import json
+import os
+import resource
+import selectors
+import signal
+import socket
+import struct
+import sys
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWCGROUP = 0x02000000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND = 1, 2, 4, 8, 32, 4096
+MS_REC, MS_PRIVATE = 0x4000, 1 << 18
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 4, 24, 38
+SIOCSIFFLAGS, IFF_UP, IFF_LOOPBACK, IFF_RUNNING = 0x8914, 0x1, 0x8, 0x40
+WORKDIR = "/home/learner"
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    enc = lambda s: s.encode() if s is not None else None  # noqa: E731
+    _check(libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)), f"mount {target}")
+
+
+def _load_runner():  # type: ignore[no-untyped-def]
+    path = next(p for p in (os.path.join(HERE, n) for n in ("runner.py", "_runner.py")) if os.path.exists(p))
+    spec = importlib.util.spec_from_file_location("credkit_runner", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _loopback_up() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", IFF_UP | IFF_LOOPBACK | IFF_RUNNING))
+
+
+def _become_learner(uid: int, gid: int, limits: dict) -> None:  # type: ignore[type-arg]
+    """Limits, then no capabilities and the slot's user: from here on nothing is privileged."""
+    for rlimit, value in ((resource.RLIMIT_CPU, limits["cpu_seconds"]), (resource.RLIMIT_AS, limits["memory_bytes"]),
+                          (resource.RLIMIT_NPROC, limits["processes"]), (resource.RLIMIT_FSIZE, limits["file_bytes"]),
+                          (resource.RLIMIT_NOFILE, limits["open_files"]), (resource.RLIMIT_CORE, 0)):
+        resource.setrlimit(rlimit, (value, value))
+    with open("/proc/sys/kernel/cap_last_cap") as fh:
+        last_cap = int(fh.read())
+    for cap in range(last_cap + 1):
+        _check(libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0), "drop capability")
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)  # from root to a user: permitted and effective capabilities go too
+    _check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    if os.getuid() == 0 or os.geteuid() == 0:
+        raise OSError("still root after setresuid")
+
+
+def _exit_code(status: int) -> int:
+    code = os.waitstatus_to_exitcode(status)
+    return code if code >= 0 else 128 - code
+
+
+def _execution(runner, request: dict, request_fd: int, reply_fd: int) -> None:  # type: ignore[no-untyped-def,type-arg]
+    """In the forked child: build the sandbox around this process, then serve one request."""
+    os.setsid()
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd > 2 and fd not in (request_fd, reply_fd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+    os.set_inheritable(request_fd, False)  # received fds are inheritable: an exec must not get them
+    os.set_inheritable(reply_fd, False)
+    limits = request["limits"]
+    _check(libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP),
+           "unshare")
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    # A Python installation under /tmp (a checkout's .venv) must stay visible above the fresh /tmp:
+    # hold it open, then bind it back in through /proc/self/fd once the tmpfs is mounted.
+    held = [(path, os.open(path, os.O_PATH | os.O_DIRECTORY)) for path in request["keep_under_tmp"]]
+    size = int(limits["disk_bytes"])
+    _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode=1777")
+    for path, fd in held:
+        os.makedirs(path, mode=0o755, exist_ok=True)
+        _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+        _mount(None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+        os.close(fd)
+    _mount("tmpfs", WORKDIR, "tmpfs", MS_NOSUID | MS_NODEV,
+           f"size={size},mode=0700,uid={int(request['uid'])},gid={int(request['gid'])}")
+    init = os.fork()
+    if init:  # outside the new PID namespace: wait for its init and pass its status on
+        os.close(request_fd)
+        os.close(reply_fd)
+        _, status = os.waitpid(init, 0)
+        os._exit(_exit_code(status))
+    # PID 1 of the new namespace: when it dies, every process in the namespace dies with it.
+    _check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")
+    if os.getppid() == 1:
+        os._exit(1)
+    _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    _loopback_up()
+    os.chdir(WORKDIR)
+    _become_learner(int(request["uid"]), int(request["gid"]), limits)
+    libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    child = os.fork()
+    if child == 0:
+        libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+        runner.serve(request_fd, reply_fd, request["settings"])
+        os._exit(0)
+    os.close(request_fd)
+    os.close(reply_fd)
+    while True:  # reap orphans until the runner ends
+        pid, status = os.wait()
+        if pid == child:
+            os._exit(_exit_code(status))
+
+
+def serve(control: socket.socket) -> None:
+    runner = _load_runner()
+    runner.preload()
+    children: dict[int, int] = {}  # pid → request id
+    pids: dict[int, int] = {}  # request id → pid
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    sel = selectors.DefaultSelector()
+    sel.register(control, selectors.EVENT_READ)
+    sel.register(wake_r, selectors.EVENT_READ)
+
+    def send(message: dict) -> None:  # type: ignore[type-arg]
+        try:
+            control.send(json.dumps(message).encode())
+        except OSError:
+            pass
+
+    while True:
+        for key, _ in sel.select():
+            if key.fileobj is control:
+                try:
+                    data, fds, _flags, _addr = socket.recv_fds(control, 1 << 20, 2)
+                except OSError:
+                    data, fds = b"", []
+                if not data:  # the worker is gone: so are its executions
+                    for pid in children:
+                        os.kill(pid, signal.SIGKILL)
+                    os._exit(0)
+                message = json.loads(data)
+                if message["op"] == "kill":
+                    pid = pids.get(message["id"])
+                    if pid is not None:
+                        os.kill(pid, signal.SIGKILL)
+                    continue
+                if len(fds) != 2:
+                    for fd in fds:
+                        os.close(fd)
+                    send({"id": message["id"], "error": "fork request without its two pipes"})
+                    continue
+                pid = os.fork()
+                if pid == 0:
+                    code = 1
+                    try:
+                        signal.set_wakeup_fd(-1)
+                        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                        _execution(runner, message, fds[0], fds[1])
+                    finally:
+                        os._exit(code)
+                for fd in fds:
+                    os.close(fd)
+                children[pid] = message["id"]
+                pids[message["id"]] = pid
+                send({"id": message["id"], "started": True})
+            else:
+                os.read(wake_r, 4096)
+                while children:
+                    pid, status = os.waitpid(-1, os.WNOHANG)
+                    if pid == 0:
+                        break
+                    ident = children.pop(pid, None)
+                    if ident is not None:
+                        pids.pop(ident, None)
+                        send({"id": ident, "exit": _exit_code(status)})
+
+
+if __name__ == "__main__":
+    serve(socket.socket(fileno=int(sys.argv[1])))
