@@ -40,6 +40,35 @@ def test_probe_sees_a_bare_unprivileged_offline_world(sandbox: Sandbox) -> None:
                                   "usr"} | interpreter_roots
 
 
+def test_learner_code_holds_no_privilege_and_nothing_of_the_fork_server(sandbox: Sandbox) -> None:
+    """Each execution is forked from a root fork server: what it inherits must be nothing."""
+    text = sandbox.execute(_notebook(
+        "import os, json\n"
+        "status = dict(l.split(':', 1) for l in open('/proc/self/status').read().splitlines())\n"
+        "procs = {p: open(f'/proc/{p}/status').read().split('Uid:')[1].split()[0]\n"
+        "         for p in os.listdir('/proc') if p.isdigit()}\n"
+        "fds = {}\n"
+        "for fd in os.listdir('/proc/self/fd'):\n"
+        "    try:\n"
+        "        fds[fd] = os.readlink(f'/proc/self/fd/{fd}')\n"
+        "    except FileNotFoundError:\n"
+        "        pass  # the listing's own descriptor, closed by now\n"
+        "print(json.dumps({k: status[k].strip() for k in ('CapInh', 'CapPrm', 'CapEff', 'CapBnd',\n"
+        "                  'CapAmb', 'NoNewPrivs')} | {'procs': procs, 'fds': fds, 'uid': os.getuid()}))\n"),
+        {}, Limits(cell_timeout=20))
+    seen = json.loads(_stdout(text))
+    assert all(seen[cap] == "0000000000000000" for cap in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"))
+    assert seen["NoNewPrivs"] == "1"
+    # Only its own namespace's processes (init, runner, kernel), all the slot's user: the fork
+    # server and the grader are not even visible.
+    assert set(seen["procs"].values()) == {str(seen["uid"])} and len(seen["procs"]) <= 4
+    # The kernel's descriptors: /dev/null, its own ZMQ sockets and output pipes — no file, and
+    # nothing the kernel did not open (the fork closes everything it inherits above stderr).
+    assert all(fds_target.startswith(("/dev/null", "socket:", "pipe:", "anon_inode:", "/proc/"))
+               for fds_target in seen["fds"].values())
+    assert seen["fds"]["0"] == "/dev/null"  # (1 and 2 are the pipes ipykernel captures output with)
+
+
 def test_warm_pool_leaks_nothing_from_one_submission_to_the_next(sandbox: Sandbox) -> None:
     """One slot's worth of warm pool: the second submission runs in the sandbox started while the
     first one ran, and finds nothing the first one left behind."""
