@@ -155,6 +155,19 @@ def _execution(runner, request: dict, request_fd: int, reply_fd: int) -> None:  
             os._exit(_exit_code(status))
 
 
+def _preload(modules: list[str]) -> None:
+    """Import the grader's preload list (config, trusted) once; a module that fails is left out,
+    and the notebook's own import of it then fails in the sandbox as it would have anyway."""
+    for name in modules:
+        if name not in sys.modules:
+            before = set(sys.modules)
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 - any import failure means: not preloaded
+                for partial in set(sys.modules) - before:
+                    del sys.modules[partial]
+
+
 def serve(control: socket.socket) -> None:
     runner = _load_runner()
     runner.preload()
@@ -196,6 +209,7 @@ def serve(control: socket.socket) -> None:
                         os.close(fd)
                     send({"id": message["id"], "error": "fork request without its two pipes"})
                     continue
+                _preload(message["settings"].get("preload", []))
                 pid = os.fork()
                 if pid == 0:
                     code = 1

@@ -99,6 +99,8 @@ def run_demo(out: Path) -> dict[str, Any]:
             f"c.Credkit.wallet_root = {str(out / 'wallets')!r}\n"
             f"c.Credkit.status_dir = {str(out / 'status')!r}\n"
             "c.Credkit.status_base_url = 'https://datascience.northbridge.example.edu/credentials/demo/status'\n"
+            "# The track's notebooks import these: the sandbox's fork server loads them once.\n"
+            "c.SandboxedExecute.preload = ['numpy', 'pandas']\n"
         )
     click.echo(f"course   {course} ({len(ASSESSMENTS)} assessments released from {TRACK})")
 

@@ -73,7 +73,8 @@ def remote_execute(notebook: str, files: dict[str, bytes], limits: dict[str, Any
     if _WORKER_POOL is None:
         _WORKER_POOL = WarmPool(Sandbox.create(), standby=1)
     text = _WORKER_POOL.execute(
-        notebook, files, Limits(**{**limits, "extra_arguments": tuple(limits["extra_arguments"])}))
+        notebook, files, Limits(**{**limits, "extra_arguments": tuple(limits["extra_arguments"]),
+                                   "preload": tuple(limits["preload"])}))
     return text, get_worker().address, time.monotonic() - t0
 
 

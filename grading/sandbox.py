@@ -63,6 +63,8 @@ class Limits:
     output_bytes: int = 4 * 1024**2
     open_files: int = 256
     extra_arguments: tuple[str, ...] = field(default_factory=tuple)
+    # Modules the fork server imports once, before forking, so executions start with them loaded.
+    preload: tuple[str, ...] = field(default_factory=tuple)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -74,7 +76,7 @@ class ExecutionFailed(SandboxError):
 
 def runner_settings(limits: Limits) -> str:
     """What the runner needs before its request arrives (to start the kernel ahead of time)."""
-    return json.dumps({"extra_arguments": list(limits.extra_arguments),
+    return json.dumps({"extra_arguments": list(limits.extra_arguments), "preload": list(limits.preload),
                        "startup_timeout": limits.startup_timeout})
 
 

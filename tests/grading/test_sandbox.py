@@ -147,3 +147,21 @@ def test_not_root_refuses() -> None:
     else:
         with pytest.raises(Exception, match="needs root"):
             Sandbox.create()
+
+
+def test_preloaded_modules_are_loaded_and_each_execution_gets_its_own_copy(sandbox: Sandbox) -> None:
+    limits = Limits(cell_timeout=20, preload=("numpy", "no_such_module_credkit"))
+    pool = WarmPool(sandbox, standby=1)
+    try:
+        first = _stdout(pool.execute(_notebook(
+            "import sys\n"
+            "print('numpy' in sys.modules, 'no_such_module_credkit' in sys.modules)\n"
+            "import numpy\n"
+            "numpy.LEFT_BEHIND = True\n"
+            "print(int(numpy.arange(4).sum()))\n"), {}, limits))
+        second = _stdout(pool.execute(_notebook(
+            "import numpy\nprint(hasattr(numpy, 'LEFT_BEHIND'))\n"), {}, limits))
+    finally:
+        pool.close()
+    assert first.split() == ["True", "False", "6"]
+    assert second.split() == ["False"]
