@@ -307,6 +307,8 @@ def fork_kernel(extra_arguments: list[str]) -> ForkedKernel:
         code = 1
         try:
             _close_inherited_fds()
+            if "rfc3987_syntax" in sys.modules and sys.modules["rfc3987_syntax"] is None:
+                del sys.modules["rfc3987_syntax"]  # the runner's shortcut, not the learner's
             # Dumpable again (the runner is not): learner code may inspect its own process as it
             # can in a kernel started by exec.
             ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
