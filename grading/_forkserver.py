@@ -99,9 +99,18 @@ def _exit_code(status: int) -> int:
     return code if code >= 0 else 128 - code
 
 
-def _execution(runner, request: dict, request_fd: int, reply_fd: int) -> None:  # type: ignore[no-untyped-def,type-arg]
+def _execution(runner, request: dict, request_fd: int, reply_fd: int, server_pid: int) -> None:  # type: ignore[no-untyped-def,type-arg]
     """In the forked child: build the sandbox around this process, then serve one request."""
+    # If the server dies, so does this execution (and with this process, its PID namespace's init).
+    _check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")
+    if os.getppid() != server_pid:
+        os._exit(1)
     os.setsid()
+    # Nothing of the server's stdio: its stderr reaches the worker, and learner output must not.
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.close(devnull)
     for name in os.listdir("/proc/self/fd"):
         fd = int(name)
         if fd > 2 and fd not in (request_fd, reply_fd):
@@ -134,13 +143,14 @@ def _execution(runner, request: dict, request_fd: int, reply_fd: int) -> None:  
         _, status = os.waitpid(init, 0)
         os._exit(_exit_code(status))
     # PID 1 of the new namespace: when it dies, every process in the namespace dies with it.
+    # (Its parent is outside the namespace, so getppid() says 0 here: nothing to check it against.)
     _check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")
-    if os.getppid() == 1:
-        os._exit(1)
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     _loopback_up()
     os.chdir(WORKDIR)
     _become_learner(int(request["uid"]), int(request["gid"]), limits)
+    # Changing user cleared the parent-death signal: set it again, for the user it now is.
+    _check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")
     libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
     child = os.fork()
     if child == 0:
@@ -210,13 +220,14 @@ def serve(control: socket.socket) -> None:
                     send({"id": message["id"], "error": "fork request without its two pipes"})
                     continue
                 _preload(message["settings"].get("preload", []))
+                server_pid = os.getpid()
                 pid = os.fork()
                 if pid == 0:
                     code = 1
                     try:
                         signal.set_wakeup_fd(-1)
                         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                        _execution(runner, message, fds[0], fds[1])
+                        _execution(runner, message, fds[0], fds[1], server_pid)
                     finally:
                         os._exit(code)
                 for fd in fds:

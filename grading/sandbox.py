@@ -380,7 +380,7 @@ class ForkServer:
         try:
             self.proc = subprocess.Popen(
                 sandbox.server_command(theirs.fileno()), pass_fds=[theirs.fileno()],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                 env=Sandbox.environment(), cwd="/", start_new_session=True,
             )
         finally:
@@ -390,8 +390,17 @@ class ForkServer:
         self._executions: dict[int, Execution] = {}
         self._next = 0
         self.alive = True
+        self.last_error = ""  # the server's last line on stderr, to say why it died
         self._keep = [p for p in sandbox.prefixes() if p == "/tmp" or p.startswith("/tmp/")]
         threading.Thread(target=self._read, name="credkit-forkserver", daemon=True).start()
+        self._stderr = threading.Thread(target=self._read_stderr, name="credkit-forkserver-stderr", daemon=True)
+        self._stderr.start()
+
+    def _read_stderr(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            if line.strip():
+                self.last_error = line.decode(errors="replace").strip()[:300]
 
     def fork(self, uid: int, gid: int, limits: Limits) -> Execution:
         request_r, request_w = os.pipe()
@@ -404,8 +413,9 @@ class ForkServer:
                        "settings": json.loads(runner_settings(limits)), "keep_under_tmp": self._keep}
             try:
                 socket.send_fds(self._socket, [json.dumps(message).encode()], [request_r, reply_w])
-            except OSError as exc:
-                execution._update(started=f"the fork server is gone ({exc})", returncode=-1)
+            except OSError:
+                execution._update(started=f"the fork server is gone: {self.last_error or 'no reason given'}",
+                                  returncode=-1)
             finally:
                 os.close(request_r)
                 os.close(reply_w)
@@ -439,17 +449,26 @@ class ForkServer:
                 execution._update(started="" if message.get("started") else str(message.get("error", "")))
         # The server is gone: so is every execution it forked (each one's init dies with it).
         self.alive = False
+        self._stderr.join(timeout=5)  # its last words, if any
+        self._socket.close()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        if self.proc.stderr is not None:
+            self.proc.stderr.close()
+        why = f"the fork server is gone: {self.last_error or 'no reason given'}"
         for execution in list(self._executions.values()):
-            execution._update(returncode=-1)
+            execution._update(returncode=-1, started=execution.started if execution.started is not None else why)
         self._executions.clear()
 
     def close(self) -> None:
+        """Hang up: the server kills what it still runs and exits; the reader thread then reaps it."""
         self.alive = False
         try:
             self._socket.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
-        self._socket.close()
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:

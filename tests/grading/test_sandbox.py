@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator
 
 import nbformat
 import pytest
@@ -25,8 +26,10 @@ def _stdout(text: str, cell: int = 0) -> str:
 
 
 @pytest.fixture(scope="module")
-def sandbox() -> Sandbox:
-    return Sandbox.create()
+def sandbox() -> Iterator[Sandbox]:
+    sandbox = Sandbox.create()
+    yield sandbox
+    sandbox.close()
 
 
 def test_probe_sees_a_bare_unprivileged_offline_world(sandbox: Sandbox) -> None:
@@ -165,3 +168,16 @@ def test_preloaded_modules_are_loaded_and_each_execution_gets_its_own_copy(sandb
         pool.close()
     assert first.split() == ["True", "False", "6"]
     assert second.split() == ["False"]
+
+
+def test_a_dead_fork_server_fails_its_executions_and_is_started_again(sandbox: Sandbox) -> None:
+    hello = _notebook("print('hello')")
+    assert _stdout(sandbox.execute(hello, {}, Limits())) == "hello\n"
+    launched = sandbox.launch(Limits(cell_timeout=20))
+    server = launched.proc.server
+    server._socket.send(b"not a request")  # the server crashes on it, as on any bug of its own
+    with pytest.raises(ExecutionFailed, match="no reply"):  # its executions go with it
+        sandbox.run(launched, _notebook("import time\ntime.sleep(30)"), {})
+    launched.proc.wait(timeout=10)
+    assert not server.alive and "JSONDecodeError" in server.last_error
+    assert _stdout(sandbox.execute(hello, {}, Limits())) == "hello\n"
