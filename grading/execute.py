@@ -35,7 +35,7 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool, Integer, List, Unicode
 
 from .provenance import ProvenanceStore, provenance_path
-from .sandbox import (RUNNER, ExecutionFailed, Limits, Sandbox, _exchange, _kill, parse_reply,
+from .sandbox import (RUNNER, ExecutionFailed, Limits, Sandbox, WarmPool, _exchange, _kill, parse_reply,
                       reply_cap, runner_request, runner_settings)
 
 __all__ = [
@@ -72,13 +72,25 @@ class Broker(Protocol):
 
 
 class DirectBroker:
-    """Execute synchronously in a sandbox on this machine (the hook's path under stock nbgrader)."""
+    """Execute synchronously in a sandbox on this machine (the hook's path under stock nbgrader).
+
+    One per process (:meth:`shared`): its fork server starts once, and while nbgrader scores one
+    notebook the sandbox for the next is already forked and its kernel starting.
+    """
+
+    _shared: DirectBroker | None = None
 
     def __init__(self) -> None:
-        self._sandbox = Sandbox.create()
+        self._pool = WarmPool(Sandbox.create(), standby=1)
+
+    @classmethod
+    def shared(cls) -> DirectBroker:
+        if cls._shared is None:
+            cls._shared = cls()
+        return cls._shared
 
     def execute(self, key: tuple[str, str, str], notebook: str, files: dict[str, bytes], limits: Limits) -> Executed:
-        return Executed(self._sandbox.execute(notebook, files, limits), True, "local")
+        return Executed(self._pool.execute(notebook, files, limits), True, "local")
 
 
 class UnsafeNoSandboxBroker:
@@ -252,7 +264,7 @@ class SandboxedExecute(NbGraderPreprocessor):
             return batch.broker
         if self.unsafe_no_sandbox:
             return UnsafeNoSandboxBroker()
-        return DirectBroker()
+        return DirectBroker.shared()
 
     def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
         info = resources["nbgrader"]
