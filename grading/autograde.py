@@ -33,6 +33,7 @@ from kit.errors import GradingError
 
 from .engines import Engine
 from .execute import BatchContext, Executed, SandboxedExecute, register_batch, unregister_batch
+from .gradebook import shared_gradebook_engines
 from .hook import sandboxed_preprocessors
 from .provenance import ProvenanceStore, provenance_path
 from .sandbox import Limits
@@ -221,6 +222,10 @@ class CredkitAutograde(Autograde):
             os._exit(70)
 
     # -- the batch ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        with shared_gradebook_engines():
+            super().start()
 
     def init_notebooks(self) -> None:
         try:
