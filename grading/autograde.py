@@ -37,6 +37,7 @@ from .hook import sandboxed_preprocessors
 from .provenance import ProvenanceStore, provenance_path
 from .sandbox import Limits
 from .sanitize import SanitizeOnceExporter
+from .schema_cache import schemas_checked_once
 
 __all__ = ["CredkitAutograde", "BatchResult", "SubmissionResult", "FAULT_ENV"]
 
@@ -232,7 +233,7 @@ class CredkitAutograde(Autograde):
     # -- the batch ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        with shared_gradebook_engines():
+        with shared_gradebook_engines(), schemas_checked_once():
             super().start()
 
     def init_notebooks(self) -> None:
