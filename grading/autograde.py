@@ -5,7 +5,10 @@ autograde preprocessors, ``set_permissions``), so scores are exactly stock nbgra
 change: ``SandboxedExecute`` replaces ``Execute``, and executions are prefetched — the trusted
 process sanitizes the next few submissions the same way and hands them to the engine's workers
 while it scores the current one, so the workers stay busy. A prefetched result is used only if the
-notebook nbgrader later asks to execute is byte-identical to the one prefetched.
+notebook nbgrader later asks to execute is byte-identical to the one prefetched. Each submission is
+sanitized once: nbgrader's own sanitize pass reuses the prefetch's when the file is unchanged
+(``sanitize.py``). For the batch, nbgrader's Gradebooks share one SQLAlchemy engine
+(``gradebook.py``) and its cell-metadata schema is checked once (``schema_cache.py``).
 """
 
 from __future__ import annotations
