@@ -32,8 +32,12 @@ def schemas_checked_once() -> Iterator[None]:
     invalid instance.
     """
     checked: dict[str, Validator] = {}
+    stock = jsonschema.validate
 
-    def validate(instance: Any, schema: Mapping[str, Any]) -> None:
+    def validate(instance: Any, schema: Mapping[str, Any], cls: Any = None, *args: Any, **kwargs: Any) -> None:
+        if cls is not None or args or kwargs:  # not nbgrader's call: jsonschema's own
+            stock(instance, schema, cls, *args, **kwargs)
+            return
         key = json.dumps(schema, sort_keys=True)  # nbgrader loads a fresh copy of its schema each time
         if key not in checked:
             cls = validator_for(schema)
