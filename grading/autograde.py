@@ -5,7 +5,10 @@ autograde preprocessors, ``set_permissions``), so scores are exactly stock nbgra
 change: ``SandboxedExecute`` replaces ``Execute``, and executions are prefetched — the trusted
 process sanitizes the next few submissions the same way and hands them to the engine's workers
 while it scores the current one, so the workers stay busy. A prefetched result is used only if the
-notebook nbgrader later asks to execute is byte-identical to the one prefetched.
+notebook nbgrader later asks to execute is byte-identical to the one prefetched. Each submission is
+sanitized once: nbgrader's own sanitize pass reuses the prefetch's when the file is unchanged
+(``sanitize.py``). For the batch, nbgrader's Gradebooks share one SQLAlchemy engine
+(``gradebook.py``) and its cell-metadata schema is checked once (``schema_cache.py``).
 """
 
 from __future__ import annotations
@@ -23,19 +26,21 @@ from typing import Any
 
 import nbformat
 import sqlalchemy
-from nbconvert.exporters import NotebookExporter
 from nbgrader.converters import Autograde
 from nbgrader.converters.base import NbGraderException
 from nbgrader.utils import rmtree
-from traitlets import List
+from traitlets import List, Type
 
 from kit.errors import GradingError
 
 from .engines import Engine
 from .execute import BatchContext, Executed, SandboxedExecute, register_batch, unregister_batch
+from .gradebook import shared_gradebook_engines
 from .hook import sandboxed_preprocessors
 from .provenance import ProvenanceStore, provenance_path
 from .sandbox import Limits
+from .sanitize import SanitizeOnceExporter
+from .schema_cache import schemas_checked_once
 
 __all__ = ["CredkitAutograde", "BatchResult", "SubmissionResult", "FAULT_ENV"]
 
@@ -125,6 +130,8 @@ class CredkitAutograde(Autograde):
 
     # Not configurable: nbgrader_config.py cannot put the unsandboxed Execute back.
     autograde_preprocessors = List(sandboxed_preprocessors()).tag(config=False)
+    # Not configurable either: the prefetch hands its sanitize passes to this exporter.
+    exporter_class = Type(SanitizeOnceExporter, klass=SanitizeOnceExporter).tag(config=False)
 
     def __init__(self, *, engine: Engine, progress: Callable[[SubmissionResult], None] | None = None,
                  force: bool = False, **kwargs: Any) -> None:
@@ -136,7 +143,7 @@ class CredkitAutograde(Autograde):
         self.broker = PrefetchBroker(engine, window=2 * engine.workers)
         self.progress = progress
         self.result = BatchResult(engine=engine.name, workers=engine.workers)
-        self._sanitizer: NotebookExporter | None = None
+        self._sanitizer: SanitizeOnceExporter | None = None
         self._limits = SandboxedExecute(parent=self).limits()
         self._batch_key = uuid.uuid4().hex
         register_batch(self._batch_key, BatchContext(self.broker, self.coursedir, dict(self.exclude_overwriting)))
@@ -170,21 +177,22 @@ class CredkitAutograde(Autograde):
         return not (new is not None and old is not None and new > old)
 
     def _sanitized(self, notebook_path: str) -> str | None:
-        """The notebook text nbgrader's sanitize step will produce (for prefetching)."""
+        """Sanitize a submitted notebook ahead of its turn; the notebook text to prefetch with.
+
+        The result is kept for nbgrader's own sanitize pass (see SanitizeOnceExporter), so each
+        submission is sanitized once.
+        """
         if self._sanitizer is None:
-            self._sanitizer = NotebookExporter(parent=self, config=self.config)
+            self._sanitizer = SanitizeOnceExporter(parent=self, config=self.config)
             for pp in self.sanitize_preprocessors:
                 self._sanitizer.register_preprocessor(pp)
-        level = self.log.level
-        self.log.setLevel(logging.ERROR)  # the real pass logs the same warnings once
         try:
-            output, _ = self._sanitizer.from_filename(
-                notebook_path, resources=self.init_single_notebook_resources(notebook_path))
-            return nbformat.writes(nbformat.reads(output, as_version=4))
+            done = self._sanitizer.sanitize(notebook_path, self.init_single_notebook_resources(notebook_path))
         except Exception:  # the real pass will meet the same problem and record it
             return None
-        finally:
-            self.log.setLevel(level)
+        self.exporter.keep(notebook_path, done)
+        # what SandboxedExecute will send: nbgrader reads the written output back before executing
+        return nbformat.writes(nbformat.reads(done.output, as_version=4))
 
     def _top_up(self, store: ProvenanceStore, pending: list[str], start: int) -> None:
         from .execute import working_copy
@@ -215,12 +223,21 @@ class CredkitAutograde(Autograde):
                 if text is not None:
                     self.broker.prefetch((assignment, student, notebook_id), text, files, self._limits)
 
+    def _forget_sanitized(self, path: str) -> None:
+        """Drop sanitize passes kept for a submission that nbgrader will not convert now."""
+        for nb_path in self.assignments[path]:
+            self.exporter.forget(nb_path)
+
     @staticmethod
     def _fault(stage: str, student: str) -> None:
         if os.environ.get(FAULT_ENV) == f"{stage}:{student}":
             os._exit(70)
 
     # -- the batch ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        with shared_gradebook_engines(), schemas_checked_once():
+            super().start()
 
     def init_notebooks(self) -> None:
         try:
@@ -248,6 +265,7 @@ class CredkitAutograde(Autograde):
                     # a stopped or failed run left it half done: grade it again from scratch
                     rmtree(dest)
                 if not self.init_destination(assignment, student):
+                    self._forget_sanitized(path)
                     self._report(SubmissionResult(assignment, student, "skipped", "excluded"))
                     continue
                 self._top_up(store, pending, index)
@@ -275,6 +293,7 @@ class CredkitAutograde(Autograde):
                     self.log.debug("grading %s failed", path, exc_info=True)
                     self._remove(dest)
                     self.broker.drop_student(assignment, student)
+                    self._forget_sanitized(path)
                     store.set_status(assignment, student, "failed", reason)
                     self._report(SubmissionResult(assignment, student, "failed", reason, time.monotonic() - t0))
                     continue

@@ -1,0 +1,45 @@
+"""One SQLAlchemy engine per gradebook URL for the length of a ``credkit grade`` batch.
+
+nbgrader opens a new ``Gradebook`` about a dozen times per submission (``init_assignment``,
+``OverwriteCells``, ``SaveAutoGrades``, …), and each one creates a new SQLAlchemy engine. A new engine
+starts with an empty compiled-statement cache, so every query was compiled again for every
+submission: the largest part of the trusted coordinator's cost. Inside :func:`shared_gradebook_engines`
+those Gradebooks share one engine per URL. The SQL, the database and the transactions are the same
+(each Gradebook keeps its own session, and its ``close`` still disposes of the pool's idle
+connections); only the compiled statements are reused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from unittest import mock
+
+import nbgrader.api
+import sqlalchemy
+from sqlalchemy.engine import Engine
+
+__all__ = ["shared_gradebook_engines"]
+
+
+@contextmanager
+def shared_gradebook_engines() -> Iterator[None]:
+    """Make nbgrader's ``Gradebook`` reuse one engine per (URL, options) until the block ends.
+
+    Only for the trusted coordinator's main thread: it patches ``nbgrader.api`` for the process.
+    """
+    engines: dict[tuple[str, tuple[tuple[str, Any], ...]], Engine] = {}
+
+    def create_engine(url: str, **options: Any) -> Engine:
+        key = (str(url), tuple(sorted(options.items())))
+        if key not in engines:
+            engines[key] = sqlalchemy.create_engine(url, **options)
+        return engines[key]
+
+    try:
+        with mock.patch.object(nbgrader.api, "create_engine", create_engine):
+            yield
+    finally:
+        for engine in engines.values():
+            engine.dispose()
