@@ -22,6 +22,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -303,9 +304,16 @@ class RecordProvenance(NbGraderPreprocessor):
         return nb, resources
 
 
-def gradebook_auto_scores(db_url: str, course_id: str, assignment: str, student: str) -> dict[str, dict[str, float | None]]:
-    """notebook → grade_id → auto_score, read from the trusted gradebook."""
+def gradebook_auto_scores(db_url: str, course_id: str, assignment: str,
+                          students: Iterable[str]) -> dict[str, dict[str, dict[str, float | None]]]:
+    """learner → notebook → grade_id → auto_score for ``students``, read from the trusted gradebook
+    in one session (a learner without a submission is left out)."""
+    if isinstance(students, str):
+        raise TypeError("students: a collection of learner ids, not one id")
+    wanted = set(students)
     with Gradebook(db_url, course_id) as gb:
-        sub = gb.find_submission(assignment, student)
-        return {nb.name: {g.name: g.auto_score for g in nb.grades} for nb in sub.notebooks}
-
+        return {
+            sub.student.id: {nb.name: {g.name: g.auto_score for g in nb.grades} for nb in sub.notebooks}
+            for sub in gb.find_assignment(assignment).submissions
+            if sub.student.id in wanted
+        }

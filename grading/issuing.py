@@ -69,9 +69,10 @@ def _sandboxed_only(settings: CourseSettings, db_url: str, assignment: str, grad
         report.unsandboxed.extend((assignment, g.learner) for g in grades)
         return []
     kept = []
+    auto_scores = gradebook_auto_scores(db_url, settings.course_id, assignment, (g.learner for g in grades))
     with ProvenanceStore(path) as store:
         for learner_grades in grades:
-            scores = gradebook_auto_scores(db_url, settings.course_id, assignment, learner_grades.learner)
+            scores = auto_scores.get(learner_grades.learner, {})
             if store.is_sandboxed(assignment, learner_grades.learner, scores):
                 kept.append(learner_grades)
             else:

@@ -46,7 +46,7 @@ def test_scores_equal_stock_nbgrader_cell_by_cell(course: Path, stock_course: Pa
     db_url = f"sqlite:///{course / 'gradebook.db'}"
     with ProvenanceStore(provenance_path(db_url, str(course))) as store:
         for name in LEARNERS:
-            scores = gradebook_auto_scores(db_url, COURSE_ID, ASSIGNMENT, name)
+            scores = gradebook_auto_scores(db_url, COURSE_ID, ASSIGNMENT, [name])[name]
             assert store.is_sandboxed(ASSIGNMENT, name, scores)
             assert store.status(ASSIGNMENT, name) == ("graded", "")
 
@@ -69,7 +69,7 @@ def test_later_unsandboxed_nbgrader_run_voids_provenance(course: Path) -> None:
     run_nbgrader(course, "autograde", ASSIGNMENT)
     assert total_scores(course, "alice") == 7.0
     with ProvenanceStore(provenance_path(db_url, str(course))) as store:
-        assert not store.is_sandboxed(ASSIGNMENT, "alice", gradebook_auto_scores(db_url, COURSE_ID, ASSIGNMENT, "alice"))
+        assert not store.is_sandboxed(ASSIGNMENT, "alice", gradebook_auto_scores(db_url, COURSE_ID, ASSIGNMENT, ["alice"])["alice"])
 
 
 def test_unsafe_no_sandbox_is_loud_and_recorded(course: Path) -> None:
@@ -82,7 +82,7 @@ def test_unsafe_no_sandbox_is_loud_and_recorded(course: Path) -> None:
     with ProvenanceStore(provenance_path(db_url, str(course))) as store:
         [row] = store.notebooks(ASSIGNMENT, "alice")
         assert row.sandboxed is False and row.engine == "unsafe-no-sandbox"
-        assert not store.is_sandboxed(ASSIGNMENT, "alice", gradebook_auto_scores(db_url, COURSE_ID, ASSIGNMENT, "alice"))
+        assert not store.is_sandboxed(ASSIGNMENT, "alice", gradebook_auto_scores(db_url, COURSE_ID, ASSIGNMENT, ["alice"])["alice"])
 
 
 def test_bad_input_is_one_line_and_nonzero(course: Path, tmp_path: Path) -> None:
@@ -121,5 +121,5 @@ def test_hook_makes_stock_nbgrader_autograde_execute_in_the_sandbox(course: Path
     db_url = f"sqlite:///{course / 'gradebook.db'}"
     with ProvenanceStore(provenance_path(db_url, str(course))) as store:
         for name in ("alice", "thief"):
-            assert store.is_sandboxed(ASSIGNMENT, name, gradebook_auto_scores(db_url, COURSE_ID, ASSIGNMENT, name))
+            assert store.is_sandboxed(ASSIGNMENT, name, gradebook_auto_scores(db_url, COURSE_ID, ASSIGNMENT, [name])[name])
     assert total_scores(course, "alice") == 10.0
