@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+from distributed import LocalCluster
 from grading_course import HONEST, run_credkit, submit
 
 
@@ -13,3 +15,18 @@ def test_unreachable_scheduler_is_one_clear_line(course: Path) -> None:
     assert proc.returncode == 1
     assert proc.stderr.strip().startswith("credkit: error: cannot reach the Dask scheduler at tcp://127.0.0.1:1")
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_a_worker_that_cannot_build_the_sandbox_refuses_and_runs_nothing(course: Path, tmp_path: Path) -> None:
+    """A Dask worker without bubblewrap (here: no bwrap on its PATH) must refuse, not run bare."""
+    marker = tmp_path / "learner-code-ran"
+    submit(course, "alice", HONEST, extra_cells=[f"open({str(marker)!r}, 'w').write('ran')"])
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
+                      env={"PATH": "/nonexistent-credkit"}) as cluster:
+        proc = run_credkit(course, "--cluster", cluster.scheduler_address, "--json")
+    summary = json.loads(proc.stdout)
+    assert proc.returncode == 2 and summary["graded"] == 0
+    [failure] = summary["failures"]
+    assert failure["learner"] == "alice" and "bwrap not found" in failure["reason"]
+    assert not marker.exists()
+    assert not list((course / "autograded").rglob("*.ipynb"))  # nothing graded, nothing half-written
