@@ -354,6 +354,8 @@ class Execution:
             self._changed.wait_for(lambda: self.started is not None or self.returncode is not None, timeout)
         if self.started != "":
             self.kill()
+            self.stdin.close()
+            self.stdout.close()
             raise SandboxError(f"cannot start a sandboxed execution: {self.started or 'the fork server did not answer'}")
 
     def poll(self) -> int | None:
