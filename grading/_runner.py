@@ -1,16 +1,17 @@
 """Runs inside the sandbox: execute one notebook with nbgrader's own Execute preprocessor.
 
-This file is bind-mounted read-only into the sandbox and run as the slot's unprivileged user. It
-starts a kernel first (so a sandbox can be started ahead of time, "warm", while another one runs),
-then reads one JSON request on stdin (the sanitized notebook, the working-copy files, the limits),
-writes the files into its private tmpfs working directory, executes the notebook, and writes one
-JSON reply on a private copy of stdout. Nothing it returns is trusted: the coordinator keeps only
-outputs. One runner executes one notebook, then its whole sandbox is torn down.
+This file is bind-mounted read-only into the sandbox. The fork server loads it once (``preload``)
+and calls :func:`serve` in each forked execution, as the slot's unprivileged user; unsandboxed
+(``--unsafe-no-sandbox``) it runs as a script (:func:`main`). It forks a kernel first (so a sandbox
+can be started ahead of time, "warm", while another one runs), then reads one JSON request (the
+sanitized notebook, the working-copy files, the limits), writes the files into its private tmpfs
+working directory, executes the notebook, and writes one JSON reply on a private pipe. Nothing it
+returns is trusted: the coordinator keeps only outputs. One runner executes one notebook, then its
+whole sandbox is torn down.
 
-It imports only the standard library until the request is read, and never this package (the
-package's checkout is not mounted) nor nbgrader (a second of imports per execution): the execution
-settings below are nbgrader 0.9.6's ``Execute`` preprocessor's, and the tests check that the scores
-equal stock ``nbgrader autograde``'s.
+It never imports this package (the package's checkout is not mounted) nor nbgrader (a second of
+imports): the execution settings below are nbgrader 0.9.6's ``Execute`` preprocessor's, and the
+tests check that the scores equal stock ``nbgrader autograde``'s.
 """
 
 from __future__ import annotations
