@@ -14,11 +14,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
-from unittest import mock
 
 import nbgrader.api
 import sqlalchemy
 from sqlalchemy.engine import Engine
+
+from .swap import swapped
 
 __all__ = ["shared_gradebook_engines"]
 
@@ -38,7 +39,7 @@ def shared_gradebook_engines() -> Iterator[None]:
         return engines[key]
 
     try:
-        with mock.patch.object(nbgrader.api, "create_engine", create_engine):
+        with swapped(nbgrader.api, "create_engine", create_engine):
             yield
     finally:
         for engine in engines.values():

@@ -14,12 +14,13 @@ import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
-from unittest import mock
 
 import jsonschema
 from jsonschema.exceptions import best_match
 from jsonschema.protocols import Validator
 from jsonschema.validators import validator_for
+
+from .swap import swapped
 
 __all__ = ["schemas_checked_once"]
 
@@ -47,5 +48,5 @@ def schemas_checked_once() -> Iterator[None]:
         if error is not None:
             raise error
 
-    with mock.patch.object(jsonschema, "validate", validate):
+    with swapped(jsonschema, "validate", validate):
         yield
