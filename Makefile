@@ -28,7 +28,7 @@ $(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
 demo: system-packages $(STAMP)
 	$(BIN)/credkit demo --out demo
 
-# Debian packages the tests use (the grading sandbox's bubblewrap, setpriv and prlimit; PostgreSQL
+# Debian packages the tests use (the grading sandbox's bubblewrap and useradd; runuser; PostgreSQL
 # for the ledger tests), installed only when missing.
 system-packages:
 	bash tools/system-packages.sh

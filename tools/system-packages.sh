@@ -10,8 +10,8 @@ while read -r probe package; do
 done <<'LIST'
 /usr/lib/postgresql/*/bin/initdb postgresql
 /usr/bin/bwrap bubblewrap
-/usr/bin/setpriv util-linux
-/usr/bin/prlimit util-linux
+/usr/sbin/runuser util-linux
+/usr/sbin/useradd passwd
 LIST
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
