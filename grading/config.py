@@ -1,6 +1,9 @@
-"""The kit's course settings: a ``Credkit`` section in the course's ``nbgrader_config.py``.
+"""credkit's settings: one ``Credkit`` config section, read on both sides of a course.
 
-Example::
+The course side (``credkit grade``/``issue``/``release``, the nbgrader hooks) reads it from the
+course's ``nbgrader_config.py``; the learner side (the Jupyter server extension and the widgets)
+from the Jupyter server's config. Each side uses its own settings and ignores the other's, so one
+file can hold both (a single-user course folder). Example::
 
     c.Credkit.key_file = "/home/instructor/.jupyter/credkit/issuer-key.json"
     c.Credkit.ledger_url = "postgresql+psycopg://credkit@db.example.edu/credkit"
@@ -11,10 +14,11 @@ CLI flags override these; everything has a default that works on one machine.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from jupyter_core.paths import jupyter_config_dir, jupyter_data_dir
-from traitlets import Enum, Unicode
+from traitlets import Enum, List, Unicode
 from traitlets.config import Config, Configurable
 from traitlets.config.loader import ConfigFileNotFound, PyFileConfigLoader
 
@@ -42,7 +46,9 @@ class Credkit(Configurable):
     ).tag(config=True)
     wallet_root = Unicode(
         "",
-        help="Folder of learners' wallets; credentials go to <wallet_root>/<learner>/. Default: <course>/credkit/wallets.",
+        help="Folder of learners' wallets, one per learner (<wallet_root>/<learner>/): where the course "
+        "delivers credentials (default <course>/credkit/wallets) and, on a learner's server, where its "
+        "wallet is found when wallet_dir is not set.",
     ).tag(config=True)
     status_dir = Unicode(
         "", help="Folder the signed status lists are published to. Default: <course>/credkit/status."
@@ -68,9 +74,54 @@ class Credkit(Configurable):
         "filesystem); 'exchange' also releases them through nbgrader's exchange (c.Exchange.root) for a "
         "JupyterHub course, where each learner's server fetches its own.",
     ).tag(config=True)
+
+    # -- the learner side: the Jupyter server extension and the widgets ---------------------------
+
     learner_id = Unicode(
-        "", help="On a single-user Jupyter server: the learner whose wallet the Credentials panel shows."
+        "",
+        help="The learner (nbgrader student id) on a single-user server. Under JupyterHub the learner is "
+        "always the hub user who owns the server, and this setting is ignored.",
     ).tag(config=True)
+    learner_email = Unicode(
+        "", help="The learner's e-mail, to recognise credentials issued to an emailAddress identity."
+    ).tag(config=True)
+    wallet_dir = Unicode(
+        "",
+        help="The learner's wallet folder (credential files named <uuid>.json, status lists under status/). "
+        "Default: <wallet_root>/<learner> when wallet_root is set, else <jupyter_data_dir>/credkit/wallet.",
+    ).tag(config=True)
+    exchange_root = Unicode(
+        "/srv/nbgrader/exchange",
+        help="nbgrader's exchange root, where a JupyterHub course releases credentials (<root>/<course>/credentials/).",
+    ).tag(config=True)
+    exchange_cache = Unicode(
+        "",
+        help="nbgrader's submission cache on this server (default <jupyter_data_dir>/nbgrader_cache, nbgrader's own default).",
+    ).tag(config=True)
+    courses = List(
+        Unicode(),
+        help="Course ids to fetch credentials for. Default: every course the learner has submitted to.",
+    ).tag(config=True)
+
+    def learner(self) -> str | None:
+        """The learner this server belongs to: the JupyterHub user, else ``learner_id``, else unknown."""
+        hub_user = os.environ.get("JUPYTERHUB_USER")
+        if hub_user:
+            return hub_user
+        return self.learner_id or None
+
+    def wallet_path(self) -> Path:
+        """The learner's wallet on this server."""
+        if self.wallet_dir:
+            return Path(self.wallet_dir).expanduser().resolve()
+        learner = self.learner()
+        if self.wallet_root and learner:
+            return (Path(self.wallet_root).expanduser() / learner).resolve()
+        return Path(jupyter_data_dir(), "credkit", "wallet").resolve()
+
+    def cache_path(self) -> Path:
+        """nbgrader's submission cache on this server (where the exchange drop's secret is found)."""
+        return Path(self.exchange_cache or Path(jupyter_data_dir(), "nbgrader_cache")).expanduser()
 
 
 class CourseSettings:
@@ -125,8 +176,3 @@ def load_course_config(course_root: str | Path) -> CourseSettings:
             raise ConfigError(f"{path}: cannot load ({exc.__class__.__name__}: {exc})") from None
     course_id = str(config.get("CourseDirectory", {}).get("course_id", "") or root.name)
     return CourseSettings(root, course_id, config)
-
-
-def default_data_wallet() -> Path:
-    """The learner-side wallet on a learner's own Jupyter server."""
-    return Path(jupyter_data_dir()) / "credkit" / "wallet"

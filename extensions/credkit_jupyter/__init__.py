@@ -17,7 +17,8 @@ def _jupyter_server_extension_points() -> list[dict[str, str]]:
 
 def _load_jupyter_server_extension(server_app: Any) -> None:
     """Register the ``/credkit/`` routes with the learner's settings from the ``Credkit`` config section."""
-    from .config import Credkit
+    from grading.config import Credkit
+
     from .routes import setup_route_handlers
 
     config = Credkit(parent=server_app)

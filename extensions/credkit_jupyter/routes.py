@@ -13,9 +13,9 @@ import tornado
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 
+from grading.config import Credkit
 from kit.errors import CredkitError, InvalidCredential
 
-from .config import Credkit
 from .wallet import CredentialNotFound, NotYourCredential, Wallet, is_credential_id
 
 __all__ = ["setup_route_handlers"]

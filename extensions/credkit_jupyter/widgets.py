@@ -328,7 +328,7 @@ class CredentialCard(widgets.HTML):
 
 def wallet_cards(wallet: str | os.PathLike[str] | None = None) -> widgets.VBox:
     """Cards for every credential in a wallet folder (default: this server's wallet)."""
-    from .config import Credkit
+    from grading.config import Credkit
 
     folder = Path(wallet) if wallet else Credkit().wallet_path()
     status_lists = {}
