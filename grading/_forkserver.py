@@ -17,7 +17,7 @@ namespaces and tmpfs of its own: nothing passes from one submission to the next.
 only the standard library at module level and never the credkit package (it is not mounted).
 
 Messages are JSON, one per datagram (SOCK_SEQPACKET). Worker → server: ``{"op": "fork", "id",
-"uid", "gid", "limits", "settings", "keep_under_tmp"}`` with two fds, or ``{"op": "kill", "id"}``. Server → worker:
+"uid", "gid", "limits", "keep_under_tmp"}`` with two fds, or ``{"op": "kill", "id"}``. Server → worker:
 ``{"id", "started": true}`` or ``{"id", "error"}``, and ``{"id", "exit": status}`` when it ends.
 """
 
@@ -111,13 +111,7 @@ def _execution(runner, request: dict, request_fd: int, reply_fd: int, server_pid
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
     os.close(devnull)
-    for name in os.listdir("/proc/self/fd"):
-        fd = int(name)
-        if fd > 2 and fd not in (request_fd, reply_fd):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+    runner.close_inherited_fds(keep=(request_fd, reply_fd))
     os.set_inheritable(request_fd, False)  # received fds are inheritable: an exec must not get them
     os.set_inheritable(reply_fd, False)
     limits = request["limits"]
@@ -153,9 +147,8 @@ def _execution(runner, request: dict, request_fd: int, reply_fd: int, server_pid
     _check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")
     libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
     child = os.fork()
-    if child == 0:
-        libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
-        runner.serve(request_fd, reply_fd, request["settings"])
+    if child == 0:  # the runner (non-dumpable, as fork passes it on)
+        runner.serve(request_fd, reply_fd, limits)
         os._exit(0)
     os.close(request_fd)
     os.close(reply_fd)
@@ -219,7 +212,7 @@ def serve(control: socket.socket) -> None:
                         os.close(fd)
                     send({"id": message["id"], "error": "fork request without its two pipes"})
                     continue
-                _preload(message["settings"].get("preload", []))
+                _preload(message["limits"]["preload"])
                 server_pid = os.getpid()
                 pid = os.fork()
                 if pid == 0:

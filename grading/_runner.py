@@ -282,11 +282,12 @@ class ForkedKernel:
         return None
 
 
-def _close_inherited_fds() -> None:
-    """Close every descriptor above stderr (the runner's request and reply pipes among them)."""
+def close_inherited_fds(keep: tuple[int, ...] = ()) -> None:
+    """Close every descriptor above stderr but ``keep`` (the runner's request and reply pipes, in the
+    kernel; everything of the fork server's, in a forked execution)."""
     for name in os.listdir("/proc/self/fd"):
         fd = int(name)
-        if fd > 2:
+        if fd > 2 and fd not in keep:
             try:
                 os.close(fd)
             except OSError:
@@ -307,7 +308,7 @@ def fork_kernel(extra_arguments: list[str]) -> ForkedKernel:
     if pid == 0:  # the kernel
         code = 1
         try:
-            _close_inherited_fds()
+            close_inherited_fds()
             if "rfc3987_syntax" in sys.modules and sys.modules["rfc3987_syntax"] is None:
                 del sys.modules["rfc3987_syntax"]  # the runner's shortcut, not the learner's
             # Dumpable again (the runner is not): learner code may inspect its own process as it
@@ -337,7 +338,10 @@ def preload() -> None:
 
 
 def serve(request_fd: int, reply_fd: int, settings: dict[str, object]) -> None:
-    """Start a kernel, read one request, execute the notebook, write one reply."""
+    """Start a kernel, read one request, execute the notebook, write one reply.
+
+    ``settings`` holds at least ``extra_arguments`` and ``startup_timeout`` (the limits' own keys).
+    """
     reply: dict[str, object]
     kernel: ForkedKernel | None = None
     try:

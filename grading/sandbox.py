@@ -75,8 +75,9 @@ class ExecutionFailed(SandboxError):
 
 
 def runner_settings(limits: Limits) -> str:
-    """What the runner needs before its request arrives (to start the kernel ahead of time)."""
-    return json.dumps({"extra_arguments": list(limits.extra_arguments), "preload": list(limits.preload),
+    """The unsandboxed runner's argument: what it needs before its request arrives (to start the
+    kernel ahead of time). A forked runner reads the same keys from the limits it was forked with."""
+    return json.dumps({"extra_arguments": list(limits.extra_arguments),
                        "startup_timeout": limits.startup_timeout})
 
 
@@ -412,7 +413,7 @@ class ForkServer:
             execution = Execution(self, self._next, request_w, reply_r)
             self._executions[execution.ident] = execution
             message = {"op": "fork", "id": execution.ident, "uid": uid, "gid": gid, "limits": limits.as_dict(),
-                       "settings": json.loads(runner_settings(limits)), "keep_under_tmp": self._keep}
+                       "keep_under_tmp": self._keep}
             try:
                 socket.send_fds(self._socket, [json.dumps(message).encode()], [request_r, reply_w])
             except OSError:
