@@ -2,23 +2,31 @@
 
 Runs as root inside a long-lived bubblewrap sandbox (read-only Python installation, no course
 files, no network, scrubbed environment), with the runner's and the kernel's imports already done.
-For each execution the worker sends, over a Unix socket, the slot's user and limits together with
-the two pipe ends the execution will use (SCM_RIGHTS); the server forks, and the child:
+For each notebook the worker sends, over a Unix socket, the two users (the slot's learner user and
+its checker user) and the limits together with three pipe ends (SCM_RIGHTS): the learner's request,
+the checker's request and the checker's reply. The server forks the pair's parent, which:
 
-1. unshares fresh mount, PID, network, IPC, UTS and cgroup namespaces;
-2. mounts size-capped private tmpfs over ``/tmp`` and the working directory;
-3. forks the PID namespace's init, which mounts a fresh ``/proc``, brings up loopback (no other
-   interface exists), sets the resource limits, drops every capability and becomes the slot's
-   unprivileged user with ``no_new_privs``, then forks the runner and reaps orphans until it ends.
+1. unshares a mount namespace and mounts the learner's size-capped working copy (tmpfs) in it;
+2. makes the two sockets between the sides: the *bridge* (the checker's test code asks the learner's
+   kernel for values) and the *control* channel (the checker's runner tells the learner's runner
+   which cell to run);
+3. forks the two sides. Each unshares fresh mount, PID, network, IPC, UTS and cgroup namespaces,
+   mounts its own ``/tmp``, and forks its PID namespace's init, which mounts a fresh ``/proc``,
+   brings up loopback (no other interface), sets the resource limits, drops every capability and
+   becomes that side's unprivileged user with ``no_new_privs``, then forks the runner. The checker's
+   side also mounts its working directory: the instructor's released files over a read-only view
+   of the learner's working copy.
 
-The runner then forks its kernel from the same preloaded memory. Starting an execution thus costs a
-few forks instead of two interpreter starts and their imports, and each execution still runs in
-namespaces and tmpfs of its own: nothing passes from one submission to the next. This file imports
-only the standard library at module level and never the credkit package (it is not mounted).
+The learner's side cannot signal, trace, read or write the checker's: another user, another PID
+and network namespace, and its runner and kernel never receive a test cell. The runners fork their
+kernels from the same preloaded memory, so a notebook starts with a few forks instead of four
+interpreter starts. Nothing passes from one notebook to the next. This file imports only the
+standard library at module level and never the credkit package (it is not mounted).
 
 Messages are JSON, one per datagram (SOCK_SEQPACKET). Worker → server: ``{"op": "fork", "id",
-"uid", "gid", "limits", "keep_under_tmp"}`` with two fds, or ``{"op": "kill", "id"}``. Server → worker:
-``{"id", "started": true}`` or ``{"id", "error"}``, and ``{"id", "exit": status}`` when it ends.
+"learner": {"uid", "gid"}, "checker": {"uid", "gid"}, "limits", "keep_under_tmp"}`` with three fds,
+or ``{"op": "kill", "id"}``. Server → worker: ``{"id", "started": true}`` or ``{"id", "error"}``,
+and ``{"id", "exit": status}`` (the checker's) when it ends.
 """
 
 from __future__ import annotations
@@ -46,6 +54,8 @@ MS_REC, MS_PRIVATE = 0x4000, 1 << 18
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 4, 24, 38
 SIOCSIFFLAGS, IFF_UP, IFF_LOOPBACK, IFF_RUNNING = 0x8914, 0x1, 0x8, 0x40
 WORKDIR = "/home/learner"
+CHECKDIR = "/home/checker"
+CHECK_LAYERS = "/opt/credkit-check"
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 libc = ctypes.CDLL(None, use_errno=True)
@@ -76,7 +86,7 @@ def _loopback_up() -> None:
         fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", IFF_UP | IFF_LOOPBACK | IFF_RUNNING))
 
 
-def _become_learner(uid: int, gid: int, limits: dict) -> None:  # type: ignore[type-arg]
+def _become_unprivileged(uid: int, gid: int, limits: dict) -> None:  # type: ignore[type-arg]
     """Limits, then no capabilities and the slot's user: from here on nothing is privileged."""
     for rlimit, value in ((resource.RLIMIT_CPU, limits["cpu_seconds"]), (resource.RLIMIT_AS, limits["memory_bytes"]),
                           (resource.RLIMIT_NPROC, limits["processes"]), (resource.RLIMIT_FSIZE, limits["file_bytes"]),
@@ -99,22 +109,17 @@ def _exit_code(status: int) -> int:
     return code if code >= 0 else 128 - code
 
 
-def _execution(runner, request: dict, request_fd: int, reply_fd: int, server_pid: int) -> None:  # type: ignore[no-untyped-def,type-arg]
-    """In the forked child: build the sandbox around this process, then serve one request."""
-    # If the server dies, so does this execution (and with this process, its PID namespace's init).
+def _sub_execution(runner, role: str, request: dict, fds: dict, peer_fds: list, parent_pid: int) -> None:  # type: ignore[no-untyped-def,type-arg]
+    """One side of the pair (``learner`` or ``checker``), in a child of the pair's parent: its own
+    PID, network, IPC, UTS and cgroup namespaces, its own /tmp, its own unprivileged user."""
     _check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")
-    if os.getppid() != server_pid:
+    if os.getppid() != parent_pid:
         os._exit(1)
-    os.setsid()
-    # Nothing of the server's stdio: its stderr reaches the worker, and learner output must not.
-    devnull = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(devnull, fd)
-    os.close(devnull)
-    runner.close_inherited_fds(keep=(request_fd, reply_fd))
-    os.set_inheritable(request_fd, False)  # received fds are inheritable: an exec must not get them
-    os.set_inheritable(reply_fd, False)
+    for fd in peer_fds:  # nothing of the other side's
+        os.close(fd)
     limits = request["limits"]
+    user = request[role]
+    uid, gid = int(user["uid"]), int(user["gid"])
     _check(libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP),
            "unshare")
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
@@ -128,34 +133,104 @@ def _execution(runner, request: dict, request_fd: int, reply_fd: int, server_pid
         _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
         _mount(None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
         os.close(fd)
-    _mount("tmpfs", WORKDIR, "tmpfs", MS_NOSUID | MS_NODEV,
-           f"size={size},mode=0700,uid={int(request['uid'])},gid={int(request['gid'])}")
+    if role == "checker":
+        # The checker's working directory: the instructor's released files (pristine, on top) over
+        # the learner's working copy (below, read-only through the overlay); what test code writes
+        # goes to an upper layer of its own and never reaches the learner.
+        _mount("tmpfs", CHECK_LAYERS, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode=0755")
+        for name in ("released", "upper", "work"):
+            os.mkdir(os.path.join(CHECK_LAYERS, name), 0o755)
+            os.chown(os.path.join(CHECK_LAYERS, name), uid, gid)
+        os.makedirs(CHECKDIR, mode=0o755, exist_ok=True)
+        _mount("overlay", CHECKDIR, "overlay", MS_NOSUID | MS_NODEV,
+               f"lowerdir={CHECK_LAYERS}/released:{WORKDIR},upperdir={CHECK_LAYERS}/upper,"
+               f"workdir={CHECK_LAYERS}/work")
+        _mount(None, WORKDIR, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
     init = os.fork()
     if init:  # outside the new PID namespace: wait for its init and pass its status on
-        os.close(request_fd)
-        os.close(reply_fd)
+        for fd in fds.values():
+            os.close(fd)
         _, status = os.waitpid(init, 0)
         os._exit(_exit_code(status))
     # PID 1 of the new namespace: when it dies, every process in the namespace dies with it.
-    # (Its parent is outside the namespace, so getppid() says 0 here: nothing to check it against.)
     _check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     _loopback_up()
-    os.chdir(WORKDIR)
-    _become_learner(int(request["uid"]), int(request["gid"]), limits)
+    os.chdir(CHECKDIR if role == "checker" else WORKDIR)
+    _become_unprivileged(uid, gid, limits)
     # Changing user cleared the parent-death signal: set it again, for the user it now is.
     _check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")
     libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
     child = os.fork()
     if child == 0:  # the runner (non-dumpable, as fork passes it on)
-        runner.serve(request_fd, reply_fd, limits)
+        if role == "checker":
+            runner.serve_checker(fds["request"], fds["reply"], fds["bridge"], fds["control"], limits)
+        else:
+            runner.serve_learner(fds["request"], fds["bridge"], fds["control"], limits)
         os._exit(0)
-    os.close(request_fd)
-    os.close(reply_fd)
+    for fd in fds.values():
+        os.close(fd)
     while True:  # reap orphans until the runner ends
         pid, status = os.wait()
         if pid == child:
             os._exit(_exit_code(status))
+
+
+def _execution(runner, request: dict, learner_request: int, checker_request: int, reply_fd: int,  # type: ignore[no-untyped-def,type-arg]
+               server_pid: int) -> None:
+    """In the forked child: the parent of one notebook's pair of sandboxes (learner and checker).
+
+    It holds the mount namespace in which the learner's working copy lives (so the checker can see
+    it read-only), makes the two sockets between the runners (the bridge and the control channel),
+    forks the two sides and waits for the checker; the learner's side is killed when it is done.
+    """
+    # If the server dies, so does this execution (and with it both sides).
+    _check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")
+    if os.getppid() != server_pid:
+        os._exit(1)
+    os.setsid()
+    # Nothing of the server's stdio: its stderr reaches the worker, and learner output must not.
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.close(devnull)
+    runner.close_inherited_fds(keep=(learner_request, checker_request, reply_fd))
+    for fd in (learner_request, checker_request, reply_fd):
+        os.set_inheritable(fd, False)  # received fds are inheritable: an exec must not get them
+    limits = request["limits"]
+    _check(libc.unshare(CLONE_NEWNS), "unshare")
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    learner = request["learner"]
+    # 0755: the checker's user reads what learner code wrote (nobody else shares this namespace).
+    _mount("tmpfs", WORKDIR, "tmpfs", MS_NOSUID | MS_NODEV,
+           f"size={int(limits['disk_bytes'])},mode=0755,uid={int(learner['uid'])},gid={int(learner['gid'])}")
+    bridge_l, bridge_c = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    control_l, control_c = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    learner_fds = {"request": learner_request, "bridge": bridge_l.detach(), "control": control_l.detach()}
+    checker_fds = {"request": checker_request, "reply": reply_fd, "bridge": bridge_c.detach(),
+                   "control": control_c.detach()}
+    me = os.getpid()
+    pids = {}
+    for role, own, other in (("learner", learner_fds, checker_fds), ("checker", checker_fds, learner_fds)):
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                _sub_execution(runner, role, request, own, list(other.values()), me)
+            finally:
+                os._exit(code)
+        pids[pid] = role
+    for fd in (*learner_fds.values(), *checker_fds.values()):
+        os.close(fd)
+    code = 1
+    while pids:
+        pid, status = os.wait()
+        role = pids.pop(pid, None)
+        if role == "checker":
+            code = _exit_code(status)
+            for other in pids:  # the learner's side: nothing left to answer
+                os.kill(other, signal.SIGKILL)
+    os._exit(code)
 
 
 def _preload(modules: list[str]) -> None:
@@ -194,7 +269,7 @@ def serve(control: socket.socket) -> None:
         for key, _ in sel.select():
             if key.fileobj is control:
                 try:
-                    data, fds, _flags, _addr = socket.recv_fds(control, 1 << 20, 2)
+                    data, fds, _flags, _addr = socket.recv_fds(control, 1 << 20, 3)
                 except OSError:
                     data, fds = b"", []
                 if not data:  # the worker is gone: so are its executions
@@ -207,10 +282,10 @@ def serve(control: socket.socket) -> None:
                     if pid is not None:
                         os.kill(pid, signal.SIGKILL)
                     continue
-                if len(fds) != 2:
+                if len(fds) != 3:
                     for fd in fds:
                         os.close(fd)
-                    send({"id": message["id"], "error": "fork request without its two pipes"})
+                    send({"id": message["id"], "error": "fork request without its three pipes"})
                     continue
                 _preload(message["limits"]["preload"])
                 server_pid = os.getpid()
@@ -220,7 +295,7 @@ def serve(control: socket.socket) -> None:
                     try:
                         signal.set_wakeup_fd(-1)
                         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                        _execution(runner, message, fds[0], fds[1], server_pid)
+                        _execution(runner, message, fds[0], fds[1], fds[2], server_pid)
                     finally:
                         os._exit(code)
                 for fd in fds:

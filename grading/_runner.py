@@ -1,13 +1,22 @@
-"""Runs inside the sandbox: execute one notebook with nbgrader's own Execute preprocessor.
+"""Runs inside the sandbox: execute one notebook as a pair of kernels, with nbgrader's settings.
 
 This file is bind-mounted read-only into the sandbox. The fork server loads it once (``preload``)
-and calls :func:`serve` in each forked execution, as the slot's unprivileged user; unsandboxed
-(``--unsafe-no-sandbox``) it runs as a script (:func:`main`). It forks a kernel first (so a sandbox
-can be started ahead of time, "warm", while another one runs), then reads one JSON request (the
-sanitized notebook, the working-copy files, the limits), writes the files into its private tmpfs
-working directory, executes the notebook, and writes one JSON reply on a private pipe. Nothing it
-returns is trusted: the coordinator keeps only outputs. One runner executes one notebook, then its
-whole sandbox is torn down.
+and, for each notebook, calls :func:`serve_learner` on the learner's side (as the slot's learner
+user) and :func:`serve_checker` on the checker's side (as the slot's checker user); unsandboxed
+(``--unsafe-no-sandbox``) each side runs as a script (:func:`main`). Each side forks its kernel
+first (so a pair can be started ahead of time, "warm", while another one runs), then reads its
+request:
+
+- the checker gets the sanitized notebook and the released files and runs the cells in order:
+  each autograded test cell in its own kernel, whose namespace fetches the notebook's globals from
+  the learner's kernel through the data-only bridge (``_bridge.py``); every other code cell it
+  sends, over the control channel, to the learner's side. It writes the one reply: the notebook.
+- the learner gets the working copy, then runs what the checker asks: a learner cell, or a
+  bridge session during which its kernel answers the checker's requests. It never receives a test
+  cell, visible or hidden.
+
+Nothing the learner's side returns is trusted; the coordinator keeps only outputs, and test-cell
+outputs come only from the checker. One pair executes one notebook, then it is torn down.
 
 It never imports this package (the package's checkout is not mounted) nor nbgrader (a second of
 imports): the execution settings below are nbgrader 0.9.6's ``Execute`` preprocessor's, and the
@@ -44,8 +53,7 @@ def _private_stdio() -> tuple[int, int]:
     return request_fd, reply_fd
 
 
-def _write_files(files: list[list[str]]) -> None:
-    root = os.getcwd()
+def _write_files(files: list[list[str]], root: str) -> None:
     for rel, b64 in files:
         path = os.path.normpath(os.path.join(root, rel))
         if os.path.isabs(rel) or not path.startswith(root + os.sep):
@@ -65,9 +73,12 @@ def _read_all(fd: int) -> bytes:
 
 
 STANDBY_KERNEL = "python3"
-# In the sandbox the harness is mounted beside the runner as harness.py; unsandboxed it is _harness.py.
-HARNESS = next(p for p in (os.path.join(os.path.dirname(os.path.abspath(__file__)), name)
-                           for name in ("harness.py", "_harness.py")) if os.path.exists(p))
+HERE = os.path.dirname(os.path.abspath(__file__))
+# In the sandbox the bridge is mounted beside the runner as bridge.py; unsandboxed it is _bridge.py.
+BRIDGE = next(p for p in (os.path.join(HERE, name) for name in ("bridge.py", "_bridge.py")) if os.path.exists(p))
+# The checker's released files, under its overlay (see _forkserver.py); unsandboxed, a scratch folder.
+CHECK_RELEASED = "/opt/credkit-check/released"
+FRAME_LIMIT = 64 * 1024**2  # largest control message (one learner cell's outputs)
 
 
 def _is_test_cell(cell) -> bool:  # type: ignore[no-untyped-def]
@@ -75,33 +86,80 @@ def _is_test_cell(cell) -> bool:  # type: ignore[no-untyped-def]
     return cell.get("cell_type") == "code" and bool(md.get("grade")) and not md.get("solution")
 
 
-def _strict_asserts(source: str, eq_name: str) -> str:
-    """``assert a == b`` → ``assert <strict equality>(a, b)`` in a test cell's code.
+def load_bridge():  # type: ignore[no-untyped-def]
+    """The data-only bridge module, loaded from its file (the package is not mounted)."""
+    import importlib.util
 
-    Cells that are not plain Python (magics, shell escapes) are left as they are.
-    """
-    import ast
+    if "credkit_bridge" in sys.modules:
+        return sys.modules["credkit_bridge"]
+    spec = importlib.util.spec_from_file_location("credkit_bridge", BRIDGE)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["credkit_bridge"] = module
+    spec.loader.exec_module(module)
+    return module
 
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return source
 
-    class Rewrite(ast.NodeTransformer):
-        changed = False
+# -- the control channel between the two runners: length-prefixed JSON frames -------------------
 
-        def visit_Assert(self, node: ast.Assert) -> ast.Assert:
-            test = node.test
-            if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq):
-                node.test = ast.copy_location(ast.Call(
-                    func=ast.Name(id=eq_name, ctx=ast.Load()),
-                    args=[test.left, test.comparators[0]], keywords=[]), test)
-                self.changed = True
-            return node
+def send_frame(fd: int, message: object) -> None:
+    data = json.dumps(message).encode()
+    view = memoryview(len(data).to_bytes(4, "big") + data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
 
-    rewrite = Rewrite()
-    tree = rewrite.visit(tree)
-    return ast.unparse(ast.fix_missing_locations(tree)) + "\n" if rewrite.changed else source
+
+def _read_exact(fd: int, n: int, deadline: float | None) -> bytes | None:
+    import select
+    import time
+
+    chunks, got = [], 0
+    while got < n:
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                raise TimeoutError("no answer in time")
+        data = os.read(fd, min(n - got, 1 << 20))
+        if not data:
+            return None
+        chunks.append(data)
+        got += len(data)
+    return b"".join(chunks)
+
+
+def recv_frame(fd: int, *, limit: int = FRAME_LIMIT, timeout: float | None = None) -> object:
+    """The next message, or None at end of stream. Raises TimeoutError, or ValueError for a frame
+    that is too large or not JSON (the other side is not trusted)."""
+    import time
+
+    deadline = None if timeout is None else time.monotonic() + timeout
+    head = _read_exact(fd, 4, deadline)
+    if head is None:
+        return None
+    size = int.from_bytes(head, "big")
+    if size > limit:
+        raise ValueError(f"a message of {size} bytes (more than {limit})")
+    body = _read_exact(fd, size, deadline)
+    if body is None:
+        return None
+    return json.loads(body)
+
+
+def _on_cell_executed(cell, execute_reply, **_):  # type: ignore[no-untyped-def]
+    """nbgrader's Execute.on_cell_executed (0.9.6): an error reply with no matching error output
+    (a timeout) is recorded as an error output, so the cell scores zero."""
+    from nbformat.notebooknode import NotebookNode
+
+    if execute_reply["content"]["status"] == "error":
+        if not any(o.output_type == "error" and o.ename == execute_reply["content"]["ename"]
+                   for o in cell.outputs):
+            err = NotebookNode(output_type="error")
+            err.ename = execute_reply["content"]["ename"]
+            err.evalue = execute_reply["content"]["evalue"]
+            err.traceback = execute_reply["content"]["traceback"] or [
+                "ERROR: An error occurred while showtraceback was disabled"]
+            cell.outputs.append(err)
 
 
 def _client(extra_arguments: list[str]):  # type: ignore[no-untyped-def]
@@ -109,97 +167,13 @@ def _client(extra_arguments: list[str]):  # type: ignore[no-untyped-def]
     import nbformat
     from jupyter_client.manager import AsyncKernelManager
     from nbclient import NotebookClient
-    from nbformat.notebooknode import NotebookNode
-
-    def on_cell_executed(cell, execute_reply, **_):  # type: ignore[no-untyped-def]
-        # nbgrader's Execute.on_cell_executed (0.9.6): an error reply with no matching error
-        # output (a timeout) is recorded as an error output, so the cell scores zero.
-        if execute_reply["content"]["status"] == "error":
-            if not any(o.output_type == "error" and o.ename == execute_reply["content"]["ename"]
-                       for o in cell.outputs):
-                err = NotebookNode(output_type="error")
-                err.ename = execute_reply["content"]["ename"]
-                err.evalue = execute_reply["content"]["evalue"]
-                err.traceback = execute_reply["content"]["traceback"] or [
-                    "ERROR: An error occurred while showtraceback was disabled"]
-                cell.outputs.append(err)
-
-    import secrets
-
-    token = secrets.token_hex(8)
-    with open(HARNESS) as fh:
-        harness_source = fh.read()
-    install_expr = (
-        "(lambda g: (__import__('builtins').exec(" + repr(harness_source) + ", g), "
-        f"g['_install']({token!r}))[1])"
-        "({'get_ipython': get_ipython, '__name__': '__credkit_harness__'})"
-    )
-    check_expr = f"__credkit_check_{token}__()"
-    eq_name = f"__credkit_eq_{token}__"
 
     class CappedClient(NotebookClient):  # type: ignore[misc]
-        """Drops outputs once the notebook's output budget is spent, while it runs; runs the
-        trusted harness before the first cell and its integrity check before every test cell."""
+        """Drops outputs once the notebook's output budget is spent, while it runs."""
 
         output_limit = 0
         _spent = 0
         _told = False
-        _installed = False
-        _violations: list[str] = []
-
-        async def _user_expression(self, expr: str):  # type: ignore[no-untyped-def]
-            from nbclient.util import ensure_async
-
-            msg_id = await ensure_async(self.kc.execute(
-                "", silent=True, store_history=False, user_expressions={"v": expr}))
-            reply = await self.async_wait_for_reply(msg_id)
-            value = (reply or {}).get("content", {}).get("user_expressions", {}).get("v", {})
-            if value.get("status") != "ok":
-                return None
-            import ast
-
-            try:
-                result = ast.literal_eval(value.get("data", {}).get("text/plain", ""))
-            except (ValueError, SyntaxError):
-                return None
-            return result
-
-        async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):  # type: ignore[no-untyped-def]
-            if cell.cell_type != "code" or not cell.source.strip():
-                return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
-            if not self._installed:
-                self._installed = True
-                self._violations = []
-                if await self._user_expression(install_expr) != "installed":
-                    self._violations.append("the grading harness could not be installed")
-            if not _is_test_cell(cell):
-                return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
-            outcome = await self._user_expression(check_expr)
-            restored = ""
-            if not (isinstance(outcome, list) and len(outcome) == 2 and all(isinstance(x, str) for x in outcome)):
-                self._violations.append("the grading harness was tampered with")
-            else:
-                restored, fatal = outcome
-                if fatal:
-                    self._violations.append(fatal)
-            original = cell.source
-            cell.source = _strict_asserts(original, eq_name)
-            try:
-                result = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
-            finally:
-                cell.source = original
-            if restored:
-                # stdout: shown in the feedback, no effect on the score
-                cell.outputs.insert(0, nbformat.v4.new_output(
-                    "stream", name="stdout",
-                    text=f"[credkit: restored before this test ran: {restored[:1000]}]\n"))
-            if self._violations:
-                err = NotebookNode(output_type="error")
-                err.ename = "KernelIntegrityError"
-                err.evalue = "; ".join(dict.fromkeys(self._violations))[:2000]
-                err.traceback = [f"KernelIntegrityError: the kernel was tampered with before this test ran: {err.evalue}"]
-                cell.outputs.append(err)
-            return result
 
         def output(self, outs, msg, display_id, cell_index):  # type: ignore[no-untyped-def]
             self._spent += len(json.dumps(msg.get("content", {})))
@@ -212,6 +186,19 @@ def _client(extra_arguments: list[str]):  # type: ignore[no-untyped-def]
                         "further output dropped]\n"))
                 return None
             return super().output(outs, msg, display_id, cell_index)
+
+        async def set_execution_count(self, count: int) -> None:
+            """Make the kernel number its next cell ``count``, as one kernel running every cell
+            would: tracebacks then say ``Cell In[count]`` as under stock nbgrader."""
+            msg_id = await self._ensure(self.kc.execute(
+                f"get_ipython().execution_count = {int(count)}", silent=True, store_history=False))
+            await self.async_wait_for_reply(msg_id)
+
+        @staticmethod
+        async def _ensure(value):  # type: ignore[no-untyped-def]
+            from nbclient.util import ensure_async
+
+            return await ensure_async(value)
 
     placeholder = nbformat.v4.new_notebook()
     placeholder.metadata["kernelspec"] = {"name": STANDBY_KERNEL, "display_name": "", "language": "python"}
@@ -227,7 +214,7 @@ def _client(extra_arguments: list[str]):  # type: ignore[no-untyped-def]
         },
         extra_arguments=list(extra_arguments),
         kernel_manager_class=AsyncKernelManager,
-        on_cell_executed=on_cell_executed,
+        on_cell_executed=_on_cell_executed,
         resources={"metadata": {"path": os.getcwd()}},
     )
 
@@ -294,8 +281,13 @@ def close_inherited_fds(keep: tuple[int, ...] = ()) -> None:
                 pass
 
 
-def fork_kernel(extra_arguments: list[str]) -> ForkedKernel:
-    """Fork an IPython kernel from this process (IPython already imported); return its manager."""
+def fork_kernel(extra_arguments: list[str], *, keep: tuple[int, ...] = (),
+                setup=None) -> ForkedKernel:  # type: ignore[no-untyped-def]
+    """Fork an IPython kernel from this process (IPython already imported); return its manager.
+
+    ``keep``: descriptors the kernel keeps (its end of the bridge). ``setup``: called in the kernel
+    before it starts; returns the user namespace to give it (the checker's) or None.
+    """
     from ipykernel import kernelapp
     from jupyter_client.connect import write_connection_file
     from jupyter_core.paths import jupyter_runtime_dir
@@ -308,21 +300,34 @@ def fork_kernel(extra_arguments: list[str]) -> ForkedKernel:
     if pid == 0:  # the kernel
         code = 1
         try:
-            close_inherited_fds()
+            close_inherited_fds(keep)
             if "rfc3987_syntax" in sys.modules and sys.modules["rfc3987_syntax"] is None:
-                del sys.modules["rfc3987_syntax"]  # the runner's shortcut, not the learner's
+                del sys.modules["rfc3987_syntax"]  # the runner's shortcut, not the kernel's
             # Dumpable again (the runner is not): learner code may inspect its own process as it
             # can in a kernel started by exec.
             ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
+            load_bridge()  # the learner's kernel serves the bridge from it; the checker's asks through it
+            namespace = setup() if setup is not None else None
             # As nbclient starts an IPython kernel: history in memory (no SQLite file, no saving
             # thread that learner code's forks would stop and the next cell have to restart).
-            sys.argv = [kernelapp.__file__, "-f", connection_file, *extra_arguments,
-                        "--HistoryManager.hist_file=:memory:"]
-            kernelapp.launch_new_instance(argv=sys.argv[1:])
+            argv = ["-f", connection_file, *extra_arguments, "--HistoryManager.hist_file=:memory:"]
+            sys.argv = [kernelapp.__file__, *argv]
+            app = kernelapp.IPKernelApp.instance(**({"user_ns": namespace} if namespace is not None else {}))
+            app.initialize(argv)
+            if namespace is not None:
+                app.shell.events.register("pre_run_cell", lambda *_: namespace.begin_cell())
+                # Test code imports only what is installed and what the instructor released, never a
+                # module that learner code wrote beside the released files.
+                sys.path[:] = [released_directory()] + [p for p in sys.path if p not in ("", ".", os.getcwd())]
+            app.start()
             code = 0
         finally:
             os._exit(code)
     return ForkedKernel(pid, connection_file)
+
+
+def released_directory() -> str:
+    return CHECK_RELEASED if os.path.isdir(CHECK_RELEASED) else os.getcwd()
 
 
 def preload() -> None:
@@ -336,45 +341,247 @@ def preload() -> None:
     import nbclient  # noqa: F401
     import nbformat  # noqa: F401
 
+    load_bridge()
 
-def serve(request_fd: int, reply_fd: int, settings: dict[str, object]) -> None:
-    """Start a kernel, read one request, execute the notebook, write one reply.
 
-    ``settings`` holds at least ``extra_arguments`` and ``startup_timeout`` (the limits' own keys).
-    """
-    reply: dict[str, object]
+async def _frames(fd: int):  # type: ignore[no-untyped-def]
+    """An asyncio reader and writer of control frames on ``fd``."""
+    import asyncio
+    import socket
+
+    reader, writer = await asyncio.open_unix_connection(sock=socket.socket(fileno=fd), limit=FRAME_LIMIT)
+
+    async def read(timeout: float | None = None) -> object:
+        async def one() -> object:
+            try:
+                head = await reader.readexactly(4)
+                size = int.from_bytes(head, "big")
+                if size > FRAME_LIMIT:
+                    raise ValueError(f"a message of {size} bytes")
+                return json.loads(await reader.readexactly(size))
+            except asyncio.IncompleteReadError:
+                return None
+        return await asyncio.wait_for(one(), timeout) if timeout is not None else await one()
+
+    async def write(message: object) -> None:
+        data = json.dumps(message).encode()
+        writer.write(len(data).to_bytes(4, "big") + data)
+        await writer.drain()
+
+    return read, write
+
+
+def _error_output(ename: str, evalue: str):  # type: ignore[no-untyped-def]
+    import nbformat
+
+    return nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
+
+
+# The learner's kernel answers one test cell's requests; serve() closes the fd it is given: a copy.
+SERVE = "__import__('credkit_bridge').serve(__import__('os').dup({fd}), get_ipython().user_ns)"
+# The checker learns which names the instructor's notebook binds to modules (they then resolve to
+# the checker's own import, whatever the learner rebinds them to).
+USE_MODULES = "get_ipython().user_ns._modules.update(__import__('json').loads({mapping!r}))"
+
+
+def serve_learner(request_fd: int, bridge_fd: int, control_fd: int, settings: dict[str, object]) -> None:
+    """The learner's side: start the learner's kernel, read the working copy, then run what the
+    checker asks for, one cell at a time — a learner cell, or a bridge session while a test cell
+    runs in the checker. It never sees a test cell."""
+    import asyncio
+
     kernel: ForkedKernel | None = None
     try:
         os.environ["NBGRADER_EXECUTION"] = "autograde"
-        # jsonschema builds an RFC 3987 grammar on import when rfc3987_syntax is installed (seconds
-        # of CPU per execution); nbformat never needs it.
         sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
         import nbformat
+        from nbclient.exceptions import DeadKernelError
 
-        # Warm start: the kernel starts before the submission is known, in the empty working copy.
         extra_arguments = list(settings["extra_arguments"])  # type: ignore[call-overload]
-        kernel = fork_kernel(extra_arguments)
+        kernel = fork_kernel(extra_arguments, keep=(bridge_fd,))
+        os.close(bridge_fd)  # the kernel's end now; the runner never reads it
         client = _client(extra_arguments)
         client.startup_timeout = int(settings["startup_timeout"])  # type: ignore[call-overload]
         client.km = kernel
         client.owns_km = False  # nothing to shut down politely: the kernel is killed below
-        client.start_new_kernel_client()
 
-        request = json.loads(_read_all(request_fd))
-        _write_files(request["files"])
-        nb = nbformat.reads(request["notebook"], as_version=4)
-        if nb.metadata.get("kernelspec", {}).get("name", STANDBY_KERNEL) != STANDBY_KERNEL:
-            # another kernel: start it cold, as nbgrader would
-            client.kc.stop_channels()
+        async def main() -> None:
+            read, write = await _frames(control_fd)
+            await client.async_start_new_kernel_client()
+            request = json.loads(_read_all(request_fd))
+            _write_files(request["files"], os.getcwd())
+            client.timeout = int(request["cell_timeout"])
+            client.output_limit = int(request["output_limit"])
+            client.nb = nbformat.v4.new_notebook()
+            next_count = 1
+            while True:
+                message = await read()
+                if not isinstance(message, dict):
+                    return
+                if message.get("op") == "run":
+                    index, count = int(message["index"]), int(message["count"])
+                    cell = nbformat.from_dict(message["cell"])
+                    while len(client.nb.cells) <= index:
+                        client.nb.cells.append(nbformat.v4.new_raw_cell())
+                    client.nb.cells[index] = cell
+                    try:
+                        if count != next_count:
+                            await client.set_execution_count(count)
+                        await client.async_execute_cell(cell, index, execution_count=count)
+                    except DeadKernelError:
+                        await write({"op": "ran", "outputs": cell.get("outputs", []), "dead": True})
+                        return
+                    next_count = count + 1
+                    await write({"op": "ran", "outputs": cell.outputs})
+                elif message.get("op") == "serve":
+                    if not await _serve_bridge(client, kernel, read, bridge_fd):
+                        await write({"op": "served", "dead": True})
+                        return
+                    await write({"op": "served"})
+                else:
+                    return
+
+        asyncio.run(main())
+    except BaseException:  # noqa: BLE001 - the checker sees the channel close and says so
+        if os.environ.get("CREDKIT_RUNNER_DEBUG"):  # unsandboxed only: the sandbox scrubs it
+            import traceback
+
+            with open(os.environ["CREDKIT_RUNNER_DEBUG"], "a") as fh:
+                traceback.print_exc(file=fh)
+    finally:
+        if kernel is not None:
             kernel.kill()
-            client.km = client.kc = None
-            client.owns_km = True
-            client.shutdown_kernel = "immediate"
-            client.kernel_name = nb.metadata["kernelspec"]["name"]
-        client.nb = nb
-        client.timeout = int(request["cell_timeout"])
-        client.output_limit = int(request["output_limit"])
-        nb = client.execute()
+
+
+async def _serve_bridge(client, kernel: ForkedKernel, read, bridge_fd: int) -> bool:  # type: ignore[no-untyped-def]
+    """Let the learner's kernel answer the checker's bridge requests until the checker ends the
+    session; pass on the checker's interrupts (a learner call that ran too long). False when the
+    learner's kernel is dead or stuck for good."""
+    import asyncio
+    import signal as _signal
+
+    msg_id = await client._ensure(client.kc.execute(
+        SERVE.format(fd=bridge_fd), silent=True, store_history=False, allow_stdin=False))
+    reply = asyncio.ensure_future(client.async_wait_for_reply(msg_id))
+    interrupted = 0
+    while True:
+        order = asyncio.ensure_future(read())
+        done, _ = await asyncio.wait({reply, order}, return_when=asyncio.FIRST_COMPLETED)
+        if reply in done:
+            order.cancel()  # nothing read yet: the next read() starts from a frame boundary
+            try:
+                await order
+            except asyncio.CancelledError:
+                pass
+            try:
+                reply.result()
+            except Exception:  # noqa: BLE001 - a timeout or a dead kernel
+                return False
+            return True
+        message = order.result()
+        if not isinstance(message, dict):
+            reply.cancel()
+            return False
+        if message.get("op") == "interrupt":
+            interrupted += 1
+            if interrupted > 3 or not kernel._reap():
+                reply.cancel()
+                return False
+            os.kill(kernel.pid, _signal.SIGINT)
+
+
+def serve_checker(request_fd: int, reply_fd: int, bridge_fd: int, control_fd: int,
+                  settings: dict[str, object]) -> None:
+    """The checker's side: start the checker's kernel (its namespace asks the learner's kernel for
+    the notebook's globals through the bridge), read the notebook, and run it in order — learner
+    cells on the learner's side, autograded test cells here. Write one reply: the notebook."""
+    import asyncio
+
+    reply: dict[str, object]
+    kernel: ForkedKernel | None = None
+    try:
+        os.environ["NBGRADER_EXECUTION"] = "autograde"
+        sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+        import nbformat
+
+        extra_arguments = list(settings["extra_arguments"])  # type: ignore[call-overload]
+        cell_timeout = float(settings["cell_timeout"])  # type: ignore[arg-type]
+
+        def setup():  # type: ignore[no-untyped-def]
+            import socket
+
+            bridge = load_bridge()
+            channel = bridge.Bridge(
+                socket.socket(fileno=bridge_fd), max_frame=int(settings["bridge_bytes"]),  # type: ignore[call-overload]
+                reply_timeout=cell_timeout, interrupt=lambda: send_frame(control_fd, {"op": "interrupt"}))
+            # Test code uses the real builtins, never a learner's global shadowing one (`abs = ...`).
+            # Plain data is kept until learner code next runs (as one interpreter would see it).
+            return bridge.LearnerNamespace(channel, learner_builtins=False, cache_data=True)
+
+        kernel = fork_kernel(extra_arguments, keep=(bridge_fd, control_fd), setup=setup)
+        client = _client(extra_arguments)
+        client.startup_timeout = int(settings["startup_timeout"])  # type: ignore[call-overload]
+        client.km = kernel
+        client.owns_km = False
+
+        async def main():  # type: ignore[no-untyped-def]
+            read, write = await _frames(os.dup(control_fd))
+            await client.async_start_new_kernel_client()
+            request = json.loads(_read_all(request_fd))
+            _write_files(request["files"], released_directory())
+            nb = nbformat.reads(request["notebook"], as_version=4)
+            refused = {int(i): (str(name), str(why)) for i, name, why in request.get("refused", [])}
+            client.nb = nb
+            client.timeout = int(request["cell_timeout"])
+            client.output_limit = int(request["output_limit"])
+            modules = json.dumps(request.get("modules", {}))
+            await client.async_wait_for_reply(await client._ensure(client.kc.execute(
+                USE_MODULES.format(mapping=modules), silent=True, store_history=False)))
+            info = await client.async_wait_for_reply(await client._ensure(client.kc.kernel_info()))
+            if info is not None and "language_info" in info["content"]:
+                nb.metadata["language_info"] = info["content"]["language_info"]
+            learner_gone = ""  # why the learner's side no longer answers, once it does not
+            count, next_count = 0, 1
+            for index, cell in enumerate(nb.cells):
+                if cell.cell_type != "code" or not cell.source.strip():
+                    continue
+                count += 1
+                cell.execution_count = count
+                if _is_test_cell(cell):
+                    if index in refused:
+                        cell.outputs = [_error_output(*refused[index])]
+                        continue
+                    if learner_gone:
+                        cell.outputs = [_error_output("LearnerKernelDied", learner_gone)]
+                        continue
+                    await write({"op": "serve"})
+                    if count != next_count:
+                        await client.set_execution_count(count)
+                    await client.async_execute_cell(cell, index, execution_count=count)
+                    next_count = count + 1
+                    send_frame(bridge_fd, {"id": int.from_bytes(os.urandom(8), "big"), "op": "end"})
+                    answer = await _answer(read, "served", cell_timeout + 10)
+                    if answer is None or answer.get("dead"):
+                        learner_gone = "the learner's kernel stopped answering during an earlier test"
+                else:
+                    if learner_gone:
+                        cell.outputs = [_error_output("LearnerKernelDied", f"not run: {learner_gone}")]
+                        continue
+                    learner_cell = nbformat.from_dict({k: v for k, v in cell.items() if k != "outputs"})
+                    learner_cell.outputs = []
+                    await write({"op": "run", "index": index, "count": count, "cell": learner_cell})
+                    answer = await _answer(read, "ran", 2 * cell_timeout + 30)
+                    if answer is None:
+                        learner_gone = "the learner's kernel died"
+                        cell.outputs = [_error_output("LearnerKernelDied", learner_gone)]
+                        continue
+                    cell.outputs = _valid_outputs(answer.get("outputs"))
+                    if answer.get("dead"):
+                        learner_gone = "the learner's kernel died"
+                        cell.outputs.append(_error_output("DeadKernelError", "Kernel died"))
+            return nb
+
+        nb = asyncio.run(main())
         reply = {"ok": True, "notebook": nbformat.writes(nb)}
     except BaseException as exc:  # the reply says why; the coordinator decides
         reply = {"ok": False, "reason": f"{type(exc).__name__}: {exc}"[:2000]}
@@ -389,10 +596,42 @@ def serve(request_fd: int, reply_fd: int, settings: dict[str, object]) -> None:
     os.close(reply_fd)
 
 
+async def _answer(read, op: str, timeout: float):  # type: ignore[no-untyped-def]
+    """The learner's side's next answer if it is ``op`` and comes in time, else None."""
+    import asyncio
+
+    try:
+        answer = await read(timeout)
+    except (asyncio.TimeoutError, ValueError):
+        return None
+    return answer if isinstance(answer, dict) and answer.get("op") == op else None
+
+
+def _valid_outputs(outputs):  # type: ignore[no-untyped-def]
+    """A learner cell's outputs as the learner's side reported them, if they are valid notebook
+    outputs; otherwise a note that they were dropped (they never score)."""
+    import nbformat
+
+    try:
+        cell = nbformat.v4.new_code_cell(outputs=[nbformat.from_dict(o) for o in outputs])
+        nbformat.validate(nbformat.v4.new_notebook(cells=[cell]))
+        return cell.outputs
+    except Exception:  # noqa: BLE001 - anything malformed
+        return [nbformat.v4.new_output("stream", name="stdout",
+                                       text="[credkit: this cell's outputs were not valid and were dropped]\n")]
+
+
 def main() -> int:
-    """Unsandboxed entry point (``--unsafe-no-sandbox``): one runner process, one notebook."""
+    """Unsandboxed entry point (``--unsafe-no-sandbox``): ``runner.py ROLE SETTINGS BRIDGE CONTROL``;
+    the request on stdin, the checker's reply on stdout."""
+    role, settings = sys.argv[1], json.loads(sys.argv[2])
+    bridge_fd, control_fd = int(sys.argv[3]), int(sys.argv[4])
     request_fd, reply_fd = _private_stdio()
-    serve(request_fd, reply_fd, json.loads(sys.argv[1]))
+    if role == "checker":
+        serve_checker(request_fd, reply_fd, bridge_fd, control_fd, settings)
+    else:
+        os.close(reply_fd)
+        serve_learner(request_fd, bridge_fd, control_fd, settings)
     return 0
 
 

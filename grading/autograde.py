@@ -36,9 +36,9 @@ from kit.errors import GradingError
 from .engines import Engine
 from .execute import BatchContext, Executed, SandboxedExecute, register_batch, unregister_batch
 from .gradebook import shared_gradebook_engines
-from .hook import sandboxed_preprocessors
+from .hook import sandboxed_preprocessors, sanitize_preprocessors
 from .provenance import ProvenanceStore, provenance_path
-from .sandbox import Limits
+from .sandbox import Job, Limits
 from .sanitize import SanitizeOnceExporter
 from .schema_cache import schemas_checked_once
 
@@ -84,16 +84,16 @@ class PrefetchBroker:
     def __init__(self, engine: Engine, window: int) -> None:
         self.engine = engine
         self.window = window
-        self._inflight: OrderedDict[tuple[str, str, str], tuple[str, dict[str, bytes], Limits, Future[Executed]]] = OrderedDict()
+        self._inflight: OrderedDict[tuple[str, str, str], tuple[Job, Limits, Future[Executed]]] = OrderedDict()
         self.hits = 0
         self.misses = 0
         self.waited = 0.0  # coordinator time spent waiting for workers
         self.executed = 0
         self.execute_seconds = 0.0  # sum of executions' wall time on the workers
 
-    def prefetch(self, key: tuple[str, str, str], notebook: str, files: dict[str, bytes], limits: Limits) -> None:
+    def prefetch(self, key: tuple[str, str, str], job: Job, limits: Limits) -> None:
         if key not in self._inflight:
-            self._inflight[key] = (notebook, files, limits, self.engine.submit(notebook, files, limits))
+            self._inflight[key] = (job, limits, self.engine.submit(job, limits))
 
     def has(self, key: tuple[str, str, str]) -> bool:
         return key in self._inflight
@@ -101,16 +101,16 @@ class PrefetchBroker:
     def room(self) -> int:
         return self.window - len(self._inflight)
 
-    def execute(self, key: tuple[str, str, str], notebook: str, files: dict[str, bytes], limits: Limits) -> Executed:
+    def execute(self, key: tuple[str, str, str], job: Job, limits: Limits) -> Executed:
         entry = self._inflight.pop(key, None)
-        if entry is not None and entry[0] == notebook and entry[1] == files and entry[2] == limits:
+        if entry is not None and entry[0] == job and entry[1] == limits:
             self.hits += 1
-            future = entry[3]
+            future = entry[2]
         else:
             if entry is not None:
-                entry[3].cancel()
+                entry[2].cancel()
             self.misses += 1
-            future = self.engine.submit(notebook, files, limits)
+            future = self.engine.submit(job, limits)
         t0 = time.monotonic()
         try:
             done = future.result()
@@ -122,14 +122,16 @@ class PrefetchBroker:
 
     def drop_student(self, assignment: str, student: str) -> None:
         for key in [k for k in self._inflight if k[0] == assignment and k[1] == student]:
-            self._inflight.pop(key)[3].cancel()
+            self._inflight.pop(key)[2].cancel()
 
 
 class CredkitAutograde(Autograde):
     """nbgrader's Autograde with the execute step in the credkit sandbox."""
 
-    # Not configurable: nbgrader_config.py cannot put the unsandboxed Execute back.
+    # Not configurable: nbgrader_config.py cannot put the unsandboxed Execute back, nor let a
+    # deleted test cell keep an earlier grade.
     autograde_preprocessors = List(sandboxed_preprocessors()).tag(config=False)
+    sanitize_preprocessors = List(sanitize_preprocessors()).tag(config=False)
     # Not configurable either: the prefetch hands its sanitize passes to this exporter.
     exporter_class = Type(SanitizeOnceExporter, klass=SanitizeOnceExporter).tag(config=False)
 
@@ -195,7 +197,7 @@ class CredkitAutograde(Autograde):
         return nbformat.writes(nbformat.reads(done.output, as_version=4))
 
     def _top_up(self, store: ProvenanceStore, pending: list[str], start: int) -> None:
-        from .execute import working_copy
+        from .execute import build_job
 
         i = start
         while self.broker.room() > 0 and i < len(pending):
@@ -206,13 +208,6 @@ class CredkitAutograde(Autograde):
                     for p in sorted(self.assignments[path])]
             if all(self.broker.has(key) for key in keys) or self._is_done(store, assignment, student):
                 continue  # already in flight (sanitizing costs as much as scoring) or already graded
-            try:
-                files = working_copy(
-                    self.coursedir, assignment, student,
-                    exclude_overwriting=self.exclude_overwriting.get(assignment, []),
-                    disk_bytes=self._limits.disk_bytes)
-            except Exception:
-                continue
             for nb_path in sorted(self.assignments[path]):
                 if self.broker.room() <= 0:
                     break
@@ -220,8 +215,15 @@ class CredkitAutograde(Autograde):
                 if self.broker.has((assignment, student, notebook_id)):
                     continue
                 text = self._sanitized(nb_path)
-                if text is not None:
-                    self.broker.prefetch((assignment, student, notebook_id), text, files, self._limits)
+                if text is None:
+                    continue
+                try:
+                    job = build_job(nbformat.reads(text, as_version=4), self.coursedir, assignment, student,
+                                    notebook_id, exclude_overwriting=self.exclude_overwriting.get(assignment, []),
+                                    disk_bytes=self._limits.disk_bytes)
+                except Exception:  # the real pass will meet the same problem and record it
+                    continue
+                self.broker.prefetch((assignment, student, notebook_id), job, self._limits)
 
     def _forget_sanitized(self, path: str) -> None:
         """Drop sanitize passes kept for a submission that nbgrader will not convert now."""

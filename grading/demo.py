@@ -28,7 +28,7 @@ NAMES = [
     "ada", "ben", "cai", "dee", "eli", "fay", "gus", "hana", "ivo", "jun", "kai", "lea", "mo", "nia", "oto",
     "pia", "quin", "raj", "sol", "tam", "uma", "vic", "wen", "xia", "yan", "zoe", "mal", "oscar", "trudy", "eve",
 ]
-# The last learners try to cheat on the foundations assessment; the sandbox and harness stop them.
+# The last learners try to cheat on the foundations assessment; the sandbox and the checker stop them.
 ATTACKS = {
     "mal": "attack-gradebook-rewrite", "oscar": "attack-read-secrets", "trudy": "attack-eq-always-true",
     "eve": "attack-input-transformer",

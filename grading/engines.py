@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from kit.errors import GradingError
 
 from .execute import Executed, UnsafeNoSandboxBroker
-from .sandbox import Limits, Sandbox, WarmPool
+from .sandbox import Job, Limits, Sandbox, WarmPool
 
 __all__ = ["Engine", "LocalEngine", "DaskEngine", "make_engine", "remote_execute"]
 
@@ -25,7 +25,7 @@ class Engine(Protocol):
     name: str
     workers: int
 
-    def submit(self, notebook: str, files: dict[str, bytes], limits: Limits) -> Future[Executed]: ...
+    def submit(self, job: Job, limits: Limits) -> Future[Executed]: ...
 
     def close(self) -> None: ...
 
@@ -42,16 +42,17 @@ class LocalEngine:
         self._warm = None if self._sandbox is None else WarmPool(self._sandbox, standby=self.workers)
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="credkit-slot")
 
-    def _run(self, notebook: str, files: dict[str, bytes], limits: Limits) -> Executed:
+    def _run(self, job: Job, limits: Limits) -> Executed:
         t0 = time.monotonic()
         if self._unsafe is not None:
-            done = self._unsafe.execute(("", "", ""), notebook, files, limits)
+            done = self._unsafe.execute(("", "", ""), job, limits)
             return Executed(done.notebook, False, done.engine, time.monotonic() - t0)
         assert self._warm is not None
-        return Executed(self._warm.execute(notebook, files, limits), True, self.name, time.monotonic() - t0)
+        text = self._warm.execute(job, limits)
+        return Executed(text, True, self.name, time.monotonic() - t0)
 
-    def submit(self, notebook: str, files: dict[str, bytes], limits: Limits) -> Future[Executed]:
-        return self._pool.submit(self._run, notebook, files, limits)
+    def submit(self, job: Job, limits: Limits) -> Future[Executed]:
+        return self._pool.submit(self._run, job, limits)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -61,7 +62,7 @@ class LocalEngine:
             self._sandbox.close()
 
 
-def remote_execute(notebook: str, files: dict[str, bytes], limits: dict[str, Any]) -> tuple[str, str, float]:
+def remote_execute(job: Job, limits: dict[str, Any]) -> tuple[str, str, float]:
     """Runs on a Dask worker: execute in that worker's sandbox. Returns (notebook text, worker address).
 
     Raises SandboxError when the worker cannot set up the sandbox: it never runs learner code bare.
@@ -72,9 +73,8 @@ def remote_execute(notebook: str, files: dict[str, bytes], limits: dict[str, Any
     t0 = time.monotonic()
     if _WORKER_POOL is None:
         _WORKER_POOL = WarmPool(Sandbox.create(), standby=1)
-    text = _WORKER_POOL.execute(
-        notebook, files, Limits(**{**limits, "extra_arguments": tuple(limits["extra_arguments"]),
-                                   "preload": tuple(limits["preload"])}))
+    text = _WORKER_POOL.execute(job, Limits(**{**limits, "extra_arguments": tuple(limits["extra_arguments"]),
+                                               "preload": tuple(limits["preload"])}))
     return text, get_worker().address, time.monotonic() - t0
 
 
@@ -118,8 +118,8 @@ class DaskEngine:
         info = self._client.scheduler_info()
         self.workers = max(1, sum(w.get("nthreads", 1) for w in info.get("workers", {}).values()))
 
-    def submit(self, notebook: str, files: dict[str, bytes], limits: Limits) -> Future[Executed]:
-        dask_future = self._client.submit(remote_execute, notebook, files, limits.as_dict(), pure=False)
+    def submit(self, job: Job, limits: Limits) -> Future[Executed]:
+        dask_future = self._client.submit(remote_execute, job, limits.as_dict(), pure=False)
         result: Future[Executed] = Future()
 
         def done(f: Any) -> None:

@@ -1,10 +1,14 @@
 """nbgrader preprocessors that move the execute step into the sandbox and record provenance.
 
 ``SandboxedExecute`` takes the place of nbgrader's ``Execute`` in ``Autograde.autograde_preprocessors``.
-It runs in the trusted process: it sends the sanitized notebook text and the submission's working
-copy to a sandboxed worker, parses and validates the notebook text that comes back with nbformat, and
-copies only the outputs of the cells it sent into its own copy of the notebook. Everything after it
-(``SaveAutoGrades`` and the rest) is nbgrader's own, in the trusted process.
+It runs in the trusted process: it sends the sanitized notebook text, the submission's working
+copy and the instructor's released files to a sandboxed worker, parses and validates the notebook
+text that comes back with nbformat, and copies only the outputs of the cells it sent into its own
+copy of the notebook. On the worker the notebook runs as a pair (see sandbox.py): the learner's
+cells in the learner's kernel, the autograded test cells in a separate checker, the only source of
+test-cell outputs. A test cell that was missing from the submission (nbgrader restores it, with
+``OverwriteCells.add_missing_cells``) is not run: it gets an error output and scores zero.
+Everything after it (``SaveAutoGrades`` and the rest) is nbgrader's own, in the trusted process.
 
 ``RecordProvenance`` goes after ``SaveAutoGrades`` and writes, for the issuing step, whether the
 grades of this notebook came from a sandboxed execution.
@@ -35,9 +39,10 @@ from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool, Integer, List, Unicode
 
+from .learner_state import learner_state_uses
 from .provenance import ProvenanceStore, provenance_path
-from .sandbox import (RUNNER, ExecutionFailed, Limits, Sandbox, WarmPool, _exchange, _kill, parse_reply,
-                      reply_cap, runner_request, runner_settings)
+from .sandbox import (ExecutionFailed, Job, Limits, UnsafePair, WarmPool, Sandbox, _exchange, _kill, parse_reply,
+                      reply_cap, runner_requests)
 
 __all__ = [
     "SandboxedExecute",
@@ -46,6 +51,10 @@ __all__ = [
     "DirectBroker",
     "UnsafeNoSandboxBroker",
     "working_copy",
+    "released_files",
+    "missing_test_cells",
+    "build_job",
+    "module_names",
     "merge_outputs",
 ]
 
@@ -69,7 +78,7 @@ class Executed:
 class Broker(Protocol):
     """Where the execute step runs. ``execute`` returns the executed notebook text."""
 
-    def execute(self, key: tuple[str, str, str], notebook: str, files: dict[str, bytes], limits: Limits) -> Executed: ...
+    def execute(self, key: tuple[str, str, str], job: Job, limits: Limits) -> Executed: ...
 
 
 class DirectBroker:
@@ -90,8 +99,9 @@ class DirectBroker:
             cls._shared = cls()
         return cls._shared
 
-    def execute(self, key: tuple[str, str, str], notebook: str, files: dict[str, bytes], limits: Limits) -> Executed:
-        return Executed(self._pool.execute(notebook, files, limits), True, "local")
+    def execute(self, key: tuple[str, str, str], job: Job, limits: Limits) -> Executed:
+        text = self._pool.execute(job, limits)
+        return Executed(text, True, "local")
 
 
 class UnsafeNoSandboxBroker:
@@ -104,21 +114,17 @@ class UnsafeNoSandboxBroker:
     def __init__(self) -> None:
         log.warning(UNSAFE_WARNING)
 
-    def execute(self, key: tuple[str, str, str], notebook: str, files: dict[str, bytes], limits: Limits) -> Executed:
-        request = runner_request(notebook, files, limits)
+    def execute(self, key: tuple[str, str, str], job: Job, limits: Limits) -> Executed:
+        requests = runner_requests(job, limits)
         with tempfile.TemporaryDirectory(prefix="credkit-unsafe-") as scratch:
-            proc = subprocess.Popen(
-                [sys.executable, "-I", str(RUNNER), runner_settings(limits)], cwd=scratch,
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                env={**Sandbox.environment(), "HOME": scratch}, start_new_session=True,
-            )
+            pair = UnsafePair(limits, scratch)
             try:
-                out, why = _exchange(proc, request, reply_cap(request, limits), limits.total_timeout)
+                out, why = _exchange(pair, requests, reply_cap(requests[1], limits), limits.total_timeout)
             finally:
-                _kill(proc)
+                _kill(pair)
         if why:
             raise ExecutionFailed(why)
-        return Executed(parse_reply(out, proc.returncode), False, "unsafe-no-sandbox")
+        return Executed(parse_reply(out, pair.returncode), False, "unsafe-no-sandbox")
 
 
 def _ignored(name: str, patterns: list[str]) -> bool:
@@ -170,6 +176,104 @@ def working_copy(
         if rel not in exclude_overwriting:
             files[rel] = data
     return files
+
+
+def released_files(coursedir: CourseDirectory, assignment: str, *, exclude_overwriting: list[str],
+                   disk_bytes: int) -> dict[str, bytes]:
+    """The instructor's files that test code reads, pristine: the assessment's non-notebook source
+    files, except those the learner is meant to change (``exclude_overwriting``), never through a
+    symlink."""
+    source = _read_tree(Path(coursedir.format_path(coursedir.source_directory, ".", assignment)),
+                        list(coursedir.ignore), [disk_bytes])
+    return {rel: data for rel, data in source.items() if rel not in exclude_overwriting}
+
+
+def _is_test_cell(cell: NotebookNode) -> bool:
+    md = cell.get("metadata", {}).get("nbgrader", {})
+    return cell.get("cell_type") == "code" and bool(md.get("grade")) and not md.get("solution")
+
+
+def missing_test_cells(nb: NotebookNode, submitted_path: str) -> tuple[int, ...]:
+    """Indexes of the autograded test cells of ``nb`` (sanitized) that the submitted file did not
+    hold: nbgrader restored them, and they score zero. The file is read without following a link;
+    one that cannot be read holds no test cell."""
+    from .sanitize import is_link_free
+
+    present: set[str] = set()
+    if not is_link_free(submitted_path):
+        return tuple(i for i, cell in enumerate(nb.cells) if _is_test_cell(cell))
+    try:
+        fd = os.open(submitted_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as fh:
+            if stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                submitted = nbformat.reads(fh.read().decode("utf-8"), as_version=4)
+                present = {c.metadata.nbgrader.get("grade_id", "") for c in submitted.cells
+                           if "nbgrader" in c.get("metadata", {})}
+    except Exception:  # noqa: BLE001 - unreadable: nothing of it counts
+        present = set()
+    return tuple(i for i, cell in enumerate(nb.cells)
+                 if _is_test_cell(cell) and cell.metadata.nbgrader.get("grade_id") not in present)
+
+
+def module_names(source_notebook: str) -> tuple[tuple[str, str], ...]:
+    """(name, module) for every ``import m`` / ``import m as name`` / ``from pkg import module`` in the
+    instructor's source notebook: test code reading those names gets the checker's own import of the
+    module, whatever the learner's kernel binds them to (a fake ``np`` whose ``allclose`` always
+    agrees earns nothing)."""
+    import ast
+    import importlib.util
+
+    try:
+        source = nbformat.read(source_notebook, as_version=4)
+    except Exception:  # noqa: BLE001 - no source notebook (a hook course without source/): none known
+        return ()
+    names: dict[str, str] = {}
+    for cell in source.cells:
+        if cell.cell_type != "code":
+            continue
+        try:
+            tree = ast.parse("\n".join("" if ln.lstrip().startswith(("%", "!")) else ln
+                                       for ln in cell.source.splitlines()))
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.asname:
+                        names[alias.asname] = alias.name
+                    else:
+                        top = alias.name.split(".")[0]
+                        names[top] = top
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                for alias in node.names:
+                    full = f"{node.module}.{alias.name}"
+                    try:
+                        is_module = importlib.util.find_spec(full) is not None
+                    except (ImportError, ValueError):
+                        is_module = False
+                    if is_module:
+                        names[alias.asname or alias.name] = full
+    return tuple(sorted(names.items()))
+
+
+def build_job(nb: NotebookNode, coursedir: CourseDirectory, assignment: str, student: str, notebook_id: str, *,
+              exclude_overwriting: list[str], disk_bytes: int) -> Job:
+    """What the worker needs to execute one sanitized notebook of a submission."""
+    files = working_copy(coursedir, assignment, student, exclude_overwriting=exclude_overwriting,
+                         disk_bytes=disk_bytes)
+    released = released_files(coursedir, assignment, exclude_overwriting=exclude_overwriting, disk_bytes=disk_bytes)
+    submitted = os.path.join(coursedir.format_path(coursedir.submitted_directory, student, assignment),
+                             f"{notebook_id}.ipynb")
+    refused = [(i, "MissingTestCell", "this test cell was missing from the submission; it was restored from "
+                "the release and scores 0") for i in missing_test_cells(nb, submitted)]
+    for i, cell in enumerate(nb.cells):
+        reasons = learner_state_uses(cell.source) if _is_test_cell(cell) and i not in {r[0] for r in refused} else []
+        if reasons:
+            grade_id = cell.metadata.nbgrader.get("grade_id", "")
+            refused.append((i, "LearnerStateTest", f"test cell {grade_id!r} cannot be judged outside the learner's "
+                            f"kernel: {reasons[0]} (see credkit's README, 'Writing tests the checker can judge')"))
+    source = os.path.join(coursedir.format_path(coursedir.source_directory, ".", assignment), f"{notebook_id}.ipynb")
+    return Job(nbformat.writes(nb), files, released, tuple(sorted(refused)), module_names(source))
 
 
 def merge_outputs(sent: NotebookNode, returned_text: str) -> NotebookNode:
@@ -274,11 +378,10 @@ class SandboxedExecute(NbGraderPreprocessor):
         coursedir = batch.coursedir if batch else CourseDirectory(config=self.config)
         exclude = (batch.exclude_overwriting if batch else {}).get(info["assignment"], [])
         limits = self.limits()
-        files = working_copy(coursedir, info["assignment"], info["student"],
-                             exclude_overwriting=exclude, disk_bytes=limits.disk_bytes)
-        sent = nbformat.writes(nb)
+        job = build_job(nb, coursedir, info["assignment"], info["student"], info["notebook"],
+                        exclude_overwriting=exclude, disk_bytes=limits.disk_bytes)
         executed = self._broker(resources).execute(
-            (info["assignment"], info["student"], info["notebook"]), sent, files, limits)
+            (info["assignment"], info["student"], info["notebook"]), job, limits)
         credkit["sandboxed"] = executed.sandboxed
         credkit["engine"] = executed.engine
         return merge_outputs(nb, executed.notebook), resources

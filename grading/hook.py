@@ -14,11 +14,12 @@ from __future__ import annotations
 from typing import Any
 
 from nbgrader.converters import Autograde
-from nbgrader.preprocessors import Execute
+from nbgrader.preprocessors import Execute, OverwriteCells
 
 from .execute import RecordProvenance, SandboxedExecute
+from .sanitize import RestoreMissingCells, SanitizeOnceExporter
 
-__all__ = ["sandbox_autograde", "sandboxed_preprocessors"]
+__all__ = ["sandbox_autograde", "sandboxed_preprocessors", "sanitize_preprocessors"]
 
 
 def sandboxed_preprocessors() -> list[type]:
@@ -27,6 +28,16 @@ def sandboxed_preprocessors() -> list[type]:
     return [SandboxedExecute if pp is Execute else pp for pp in stock] + [RecordProvenance]
 
 
+def sanitize_preprocessors() -> list[type]:
+    """nbgrader's sanitize preprocessors with every missing grade cell restored (it scores zero)."""
+    stock = Autograde.class_traits()["sanitize_preprocessors"].default()
+    return [RestoreMissingCells if pp is OverwriteCells else pp for pp in stock]
+
+
 def sandbox_autograde(c: Any) -> None:
     """Configure ``c`` (the ``get_config()`` of nbgrader_config.py) to autograde in the sandbox."""
     c.Autograde.autograde_preprocessors = sandboxed_preprocessors()
+    # A test cell missing from the submission is restored and scores zero: no grade carries over;
+    # a notebook reached through a link is refused (see sanitize.py).
+    c.Autograde.sanitize_preprocessors = sanitize_preprocessors()
+    c.Autograde.exporter_class = SanitizeOnceExporter

@@ -1,14 +1,18 @@
 """The sandbox in which learner code runs: namespaces, tmpfs, limits and one unprivileged user per
 worker slot, forked from a preloaded fork server that lives in a bubblewrap sandbox of its own.
 
-Each execution gets:
+Each notebook runs as a pair: the learner's side executes every cell but the autograded test cells
+in the learner's kernel; the checker's side, as another user in namespaces of its own, executes the
+test cells in a kernel of its own, reaching learner values only through the data-only bridge
+(``_bridge.py``), and is the only source of the outputs that score. Each side gets:
 
 - a fresh mount namespace holding only the Python installation (read-only), a read-only copy of
   the runner, and two size-capped tmpfs (the private working copy and ``/tmp``) — no course
   directory, gradebook, source, other submissions, key file or home directory exists in it;
 - fresh PID, IPC, UTS, cgroup and network namespaces (loopback only: no network);
-- a real unprivileged user of its own (``credkit-slot<N>``), so ``RLIMIT_NPROC`` bounds a fork bomb
-  to its slot and nothing it starts can signal the grader's processes;
+- a real unprivileged user of its own (``credkit-slot<N>`` for the learner, ``credkit-check<N>`` for
+  the checker), so ``RLIMIT_NPROC`` bounds a fork bomb to its slot and nothing the learner starts
+  can signal the checker or the grader's processes;
 - a scrubbed environment, no capabilities, ``no_new_privs``;
 - ``RLIMIT_CPU``, ``RLIMIT_AS``, ``RLIMIT_NPROC``, ``RLIMIT_FSIZE``, ``RLIMIT_NOFILE``, no core dumps;
 - a per-cell timeout, a total wall-clock deadline, and an output budget enforced while it runs.
@@ -38,14 +42,18 @@ from pathlib import Path
 
 from kit.errors import SandboxError
 
-__all__ = ["Limits", "Sandbox", "WarmPool", "ExecutionFailed", "Launched", "Execution", "ForkServer", "SLOT_USER_PREFIX"]
+__all__ = ["Job", "Limits", "Sandbox", "WarmPool", "ExecutionFailed", "Launched", "Execution", "ForkServer", "UnsafePair",
+           "SLOT_USER_PREFIX", "CHECKER_USER_PREFIX"]
 
 SLOT_USER_PREFIX = "credkit-slot"
+CHECKER_USER_PREFIX = "credkit-check"
 RUNNER = Path(__file__).with_name("_runner.py")
-HARNESS = Path(__file__).with_name("_harness.py")
+BRIDGE = Path(__file__).with_name("_bridge.py")
 FORKSERVER = Path(__file__).with_name("_forkserver.py")
 LOCK_DIR = Path("/run/credkit")
 WORKDIR = "/home/learner"
+CHECKDIR = "/home/checker"  # the checker's working directory (see _forkserver.py)
+CHECK_LAYERS = "/opt/credkit-check"
 
 
 @dataclass(frozen=True)
@@ -62,12 +70,27 @@ class Limits:
     disk_bytes: int = 256 * 1024**2
     output_bytes: int = 4 * 1024**2
     open_files: int = 256
+    bridge_bytes: int = 64 * 1024**2  # largest value that crosses the bridge in one reply
     extra_arguments: tuple[str, ...] = field(default_factory=tuple)
     # Modules the fork server imports once, before forking, so executions start with them loaded.
     preload: tuple[str, ...] = field(default_factory=tuple)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One notebook to execute: the sanitized notebook text, the learner's working copy, the
+    instructor's released files (the checker's, pristine) and the test cells not to run, each as
+    (cell index, error name, why): they get that error as their output and score zero (a test cell
+    missing from the submission, one the checker cannot judge)."""
+
+    notebook: str
+    files: dict[str, bytes]
+    released: dict[str, bytes] = field(default_factory=dict)
+    refused: tuple[tuple[int, str, str], ...] = ()
+    modules: tuple[tuple[str, str], ...] = ()  # (name, module) the instructor's notebook imports
 
 
 class ExecutionFailed(SandboxError):
@@ -78,16 +101,34 @@ def runner_settings(limits: Limits) -> str:
     """The unsandboxed runner's argument: what it needs before its request arrives (to start the
     kernel ahead of time). A forked runner reads the same keys from the limits it was forked with."""
     return json.dumps({"extra_arguments": list(limits.extra_arguments),
-                       "startup_timeout": limits.startup_timeout})
+                       "startup_timeout": limits.startup_timeout, "cell_timeout": limits.cell_timeout,
+                       "bridge_bytes": limits.bridge_bytes})
 
 
-def runner_request(notebook: str, files: dict[str, bytes], limits: Limits) -> bytes:
-    return json.dumps({
-        "notebook": notebook,
-        "files": [[rel, base64.b64encode(data).decode()] for rel, data in sorted(files.items())],
+def _encode_files(files: dict[str, bytes]) -> list[list[str]]:
+    return [[rel, base64.b64encode(data).decode()] for rel, data in sorted(files.items())]
+
+
+def runner_requests(job: Job, limits: Limits) -> tuple[bytes, bytes]:
+    """The two requests of one notebook: the learner's side gets the working copy and nothing of
+    the notebook (its cells come one by one from the checker, never a test cell); the checker's
+    side gets the whole sanitized notebook, the released files, the test cells not to run and the
+    names the instructor's notebook binds to modules."""
+    learner = json.dumps({
+        "files": _encode_files(job.files),
         "cell_timeout": limits.cell_timeout,
         "output_limit": limits.output_bytes,
     }).encode()
+    checker = json.dumps({
+        "notebook": job.notebook,
+        "files": _encode_files(job.released),
+        "refused": [list(r) for r in job.refused],
+        "modules": dict(job.modules),
+        "cell_timeout": limits.cell_timeout,
+        "output_limit": limits.output_bytes,
+        "bridge_bytes": limits.bridge_bytes,
+    }).encode()
+    return learner, checker
 
 
 def parse_reply(out: bytes, returncode: int | None) -> str:
@@ -106,8 +147,8 @@ def parse_reply(out: bytes, returncode: int | None) -> str:
 
 
 def reply_cap(request: bytes, limits: Limits) -> int:
-    # The reply holds the notebook plus at most the output budget (JSON-escaped, so doubled).
-    return 2 * len(request) + 4 * limits.output_bytes + 1024**2
+    # The reply holds the notebook plus at most both sides' output budgets (JSON-escaped, so doubled).
+    return 2 * len(request) + 8 * limits.output_bytes + 1024**2
 
 
 class Launched:
@@ -159,8 +200,8 @@ class Sandbox:
     # -- slots -----------------------------------------------------------------------------------
 
     @staticmethod
-    def _slot_user(slot: int) -> tuple[int, int]:
-        name = f"{SLOT_USER_PREFIX}{slot}"
+    def _slot_user(slot: int, prefix: str = SLOT_USER_PREFIX) -> tuple[int, int]:
+        name = f"{prefix}{slot}"
         try:
             entry = pwd.getpwnam(name)
         except KeyError:
@@ -219,8 +260,10 @@ class Sandbox:
         for name in ("ld.so.cache", "localtime", "fonts", "mime.types"):
             if os.path.exists(f"/etc/{name}"):
                 args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
-        args += ["--perms", "1777", "--dir", "/tmp", "--perms", "0755", "--dir", WORKDIR]
-        made: set[str] = {"/tmp", *_ancestors(WORKDIR + "/x")}  # already there: leave their modes alone
+        args += ["--perms", "1777", "--dir", "/tmp", "--perms", "0755", "--dir", WORKDIR,
+                 "--perms", "0755", "--dir", CHECKDIR, "--perms", "0755", "--dir", CHECK_LAYERS]
+        made: set[str] = {"/tmp", *_ancestors(WORKDIR + "/x"), *_ancestors(CHECKDIR + "/x"),
+                          *_ancestors(CHECK_LAYERS + "/x")}  # already there: leave their modes alone
         for prefix in self.prefixes():
             if prefix.startswith("/usr/") or prefix == "/usr":
                 continue
@@ -232,7 +275,7 @@ class Sandbox:
         args += [
             "--perms", "0755", "--dir", "/opt/credkit",
             "--ro-bind", str(RUNNER), "/opt/credkit/runner.py",
-            "--ro-bind", str(HARNESS), "/opt/credkit/harness.py",
+            "--ro-bind", str(BRIDGE), "/opt/credkit/bridge.py",
             "--ro-bind", str(FORKSERVER), "/opt/credkit/forkserver.py",
             "--chdir", "/",
             os.path.join(sys.prefix, "bin", "python"), "-I", "/opt/credkit/forkserver.py", str(control_fd),
@@ -270,12 +313,13 @@ class Sandbox:
         """Start a sandbox on a free slot; its runner starts a kernel and waits for a request."""
         slot, lock = self.acquire_slot()
         try:
-            uid, gid = self._slot_user(slot)
+            learner = self._slot_user(slot)
+            checker = self._slot_user(slot, CHECKER_USER_PREFIX)
             with self._server_lock:
                 if self._server is None or not self._server.alive:
                     self._server = ForkServer(self)
                 server = self._server
-            proc = server.fork(uid, gid, limits)
+            proc = server.fork(learner, checker, limits)
         except BaseException:
             os.close(lock)
             raise
@@ -288,25 +332,25 @@ class Sandbox:
         if server is not None:
             server.close()
 
-    def run(self, launched: Launched, notebook: str, files: dict[str, bytes]) -> str:
-        """Send the request to a launched sandbox and return the executed notebook text.
+    def run(self, launched: Launched, job: Job) -> str:
+        """Send the job to a launched sandbox pair and return the executed notebook text.
 
         The sandbox is always torn down afterwards. Raises ExecutionFailed when the execution broke
         a limit or did not produce a notebook.
         """
         limits = launched.limits
-        request = runner_request(notebook, files, limits)
+        requests = runner_requests(job, limits)
         try:
-            out, why = _exchange(launched.proc, request, reply_cap(request, limits), limits.total_timeout)
+            out, why = _exchange(launched.proc, requests, reply_cap(requests[1], limits), limits.total_timeout)
         finally:
             launched.discard()
         if why:
             raise ExecutionFailed(why)
         return parse_reply(out, launched.proc.returncode)
 
-    def execute(self, notebook: str, files: dict[str, bytes], limits: Limits) -> str:
-        """Execute a sanitized notebook (JSON text) in a fresh sandbox, started cold."""
-        return self.run(self.launch(limits), notebook, files)
+    def execute(self, job: Job, limits: Limits) -> str:
+        """Execute a job (a sanitized notebook and its files) in a fresh sandbox, started cold."""
+        return self.run(self.launch(limits), job)
 
     def probe(self) -> dict[str, object]:
         """Run a tiny notebook that looks around the sandbox; returns what it saw (for checks)."""
@@ -323,7 +367,7 @@ class Sandbox:
         )
         nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-        out = nbformat.reads(self.execute(nbformat.writes(nb), {}, Limits(cell_timeout=20)), as_version=4)
+        out = nbformat.reads(self.execute(Job(nbformat.writes(nb), {}), Limits(cell_timeout=20)), as_version=4)
         text = "".join(o.get("text", "") for o in out.cells[0].outputs if o.output_type == "stream")
         seen: dict[str, object] = json.loads(text)
         if seen["uid"] == 0 or seen["net"]:
@@ -332,13 +376,14 @@ class Sandbox:
 
 
 class Execution:
-    """One execution forked by the fork server, seen from the worker: the request pipe (stdin), the
-    reply pipe (stdout) and, once it has ended, its exit status (returncode)."""
+    """One notebook's pair forked by the fork server, seen from the worker: the two request pipes
+    (the learner's and the checker's), the checker's reply pipe (stdout) and, once it has ended,
+    its exit status (returncode)."""
 
-    def __init__(self, server: ForkServer, ident: int, stdin: int, stdout: int) -> None:
+    def __init__(self, server: ForkServer, ident: int, requests: tuple[int, int], stdout: int) -> None:
         self.server = server
         self.ident = ident
-        self.stdin = os.fdopen(stdin, "wb", buffering=0)
+        self.requests = [os.fdopen(fd, "wb", buffering=0) for fd in requests]
         self.stdout = os.fdopen(stdout, "rb", buffering=0)
         self.returncode: int | None = None
         self.started: str | None = None  # "" once forked, else why not
@@ -355,8 +400,8 @@ class Execution:
             self._changed.wait_for(lambda: self.started is not None or self.returncode is not None, timeout)
         if self.started != "":
             self.kill()
-            self.stdin.close()
-            self.stdout.close()
+            for stream in (*self.requests, self.stdout):
+                stream.close()
             raise SandboxError(f"cannot start a sandboxed execution: {self.started or 'the fork server did not answer'}")
 
     def poll(self) -> int | None:
@@ -405,23 +450,26 @@ class ForkServer:
             if line.strip():
                 self.last_error = line.decode(errors="replace").strip()[:300]
 
-    def fork(self, uid: int, gid: int, limits: Limits) -> Execution:
-        request_r, request_w = os.pipe()
+    def fork(self, learner: tuple[int, int], checker: tuple[int, int], limits: Limits) -> Execution:
+        learner_r, learner_w = os.pipe()
+        checker_r, checker_w = os.pipe()
         reply_r, reply_w = os.pipe()
         with self._send_lock:
             self._next += 1
-            execution = Execution(self, self._next, request_w, reply_r)
+            execution = Execution(self, self._next, (learner_w, checker_w), reply_r)
             self._executions[execution.ident] = execution
-            message = {"op": "fork", "id": execution.ident, "uid": uid, "gid": gid, "limits": limits.as_dict(),
+            message = {"op": "fork", "id": execution.ident, "limits": limits.as_dict(),
+                       "learner": {"uid": learner[0], "gid": learner[1]},
+                       "checker": {"uid": checker[0], "gid": checker[1]},
                        "keep_under_tmp": self._keep}
             try:
-                socket.send_fds(self._socket, [json.dumps(message).encode()], [request_r, reply_w])
+                socket.send_fds(self._socket, [json.dumps(message).encode()], [learner_r, checker_r, reply_w])
             except OSError:
                 execution._update(started=f"the fork server is gone: {self.last_error or 'no reason given'}",
                                   returncode=-1)
             finally:
-                os.close(request_r)
-                os.close(reply_w)
+                for fd in (learner_r, checker_r, reply_w):
+                    os.close(fd)
         # The server answers once it has forked; the first answer waits for its imports.
         execution.wait_started(limits.startup_timeout)
         return execution
@@ -479,16 +527,19 @@ class ForkServer:
             self.proc.wait()
 
 
-def _exchange(proc: subprocess.Popen[bytes] | Execution, request: bytes, cap: int, deadline_s: float) -> tuple[bytes, str]:
-    """Feed the request, read the reply up to ``cap`` bytes before the deadline. Returns (reply, why)."""
-    assert proc.stdin is not None and proc.stdout is not None
+def _exchange(proc: Execution | UnsafePair, requests: tuple[bytes, bytes], cap: int,
+              deadline_s: float) -> tuple[bytes, str]:
+    """Feed both requests, read the checker's reply up to ``cap`` bytes before the deadline.
+    Returns (reply, why)."""
     deadline = time.monotonic() + deadline_s
     sel = selectors.DefaultSelector()
-    os.set_blocking(proc.stdin.fileno(), False)
+    pending: dict[object, memoryview] = {}
+    for stream, request in zip(proc.requests, requests):
+        os.set_blocking(stream.fileno(), False)
+        sel.register(stream, selectors.EVENT_WRITE)
+        pending[stream] = memoryview(request)
     os.set_blocking(proc.stdout.fileno(), False)
     sel.register(proc.stdout, selectors.EVENT_READ)
-    sel.register(proc.stdin, selectors.EVENT_WRITE)
-    pending = memoryview(request)
     chunks: list[bytes] = []
     size = 0
     try:
@@ -498,15 +549,17 @@ def _exchange(proc: subprocess.Popen[bytes] | Execution, request: bytes, cap: in
                 return b"", f"total time limit of {deadline_s:g} s exceeded"
             events = sel.select(timeout=min(left, 1.0))
             for key, _ in events:
-                if key.fileobj is proc.stdin:
+                stream = key.fileobj
+                if stream is not proc.stdout:
+                    view = pending[stream]
                     try:
-                        n = os.write(proc.stdin.fileno(), pending[:65536])
+                        n = os.write(stream.fileno(), view[:65536])  # type: ignore[attr-defined]
                     except BrokenPipeError:
-                        n = len(pending)
-                    pending = pending[n:]
-                    if not pending:
-                        sel.unregister(proc.stdin)
-                        proc.stdin.close()
+                        n = len(view)
+                    pending[stream] = view = view[n:]
+                    if not view:
+                        sel.unregister(stream)
+                        stream.close()  # type: ignore[attr-defined]
                 else:
                     data = os.read(proc.stdout.fileno(), 1 << 20)
                     if not data:
@@ -522,20 +575,55 @@ def _exchange(proc: subprocess.Popen[bytes] | Execution, request: bytes, cap: in
         sel.close()
 
 
-def _kill(proc: subprocess.Popen[bytes] | Execution) -> None:
-    """Kill an execution; its PID namespace dies with it, and with that every learner process.
-    (A Popen is the unsandboxed runner, in a session of its own.)"""
-    if isinstance(proc, Execution):
-        proc.kill()
-    elif proc.poll() is None:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+def _kill(proc: Execution | UnsafePair) -> None:
+    """Kill an execution; its PID namespaces die with it, and with that every learner process."""
+    proc.kill()
     proc.wait()
-    for stream in (proc.stdin, proc.stdout):
-        if stream is not None and not stream.closed:
+    for stream in (*proc.requests, proc.stdout):
+        if not stream.closed:
             stream.close()
+
+
+class UnsafePair:
+    """The two runners as plain subprocesses of the grader's user (``--unsafe-no-sandbox`` only):
+    the same protocol as a sandboxed :class:`Execution`, none of its isolation."""
+
+    def __init__(self, limits: Limits, scratch: str) -> None:
+        bridge = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        control = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        settings = runner_settings(limits)
+        self.procs: list[subprocess.Popen[bytes]] = []
+        try:
+            for role, bridge_end, control_end in (("learner", bridge[0], control[0]), ("checker", bridge[1], control[1])):
+                cwd = os.path.join(scratch, role)
+                os.makedirs(cwd, exist_ok=True)
+                fds = [bridge_end.fileno(), control_end.fileno()]
+                self.procs.append(subprocess.Popen(
+                    [sys.executable, "-I", str(RUNNER), role, settings, *map(str, fds)], cwd=cwd, pass_fds=fds,
+                    stdin=subprocess.PIPE, stdout=subprocess.PIPE if role == "checker" else subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL, env={**Sandbox.environment(), "HOME": cwd}, start_new_session=True,
+                ))
+        finally:
+            for sock in (*bridge, *control):
+                sock.close()
+        self.requests = [p.stdin for p in self.procs]
+        self.stdout = self.procs[1].stdout
+
+    @property
+    def returncode(self) -> int | None:
+        return self.procs[1].returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        return self.procs[1].wait(timeout)
+
+    def kill(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            proc.wait()
 
 
 class WarmPool:
@@ -572,10 +660,10 @@ class WarmPool:
             with self._lock:
                 self._ready.append(launched)
 
-    def execute(self, notebook: str, files: dict[str, bytes], limits: Limits) -> str:
+    def execute(self, job: Job, limits: Limits) -> str:
         launched = self._take(limits)
         self._refill(limits)
-        return self.sandbox.run(launched, notebook, files)
+        return self.sandbox.run(launched, job)
 
     def close(self) -> None:
         with self._lock:

@@ -1,4 +1,11 @@
-"""Sanitize each submission once, with nbgrader's own sanitize preprocessors.
+"""Sanitize each submission once, with nbgrader's own sanitize preprocessors; refuse links; restore
+missing test cells.
+
+A submitted notebook reached through a symbolic link (the file itself, or any folder above it
+inside ``submitted/``) is refused on its own: nbgrader is handed the blank released notebook in its
+place, so that notebook scores what a blank one scores, and the rest of the submission is graded as
+usual. :class:`RestoreMissingCells` is nbgrader's ``OverwriteCells`` with missing grade cells always
+restored (they then score zero, see execute.py), placed correctly whatever else is missing.
 
 ``credkit grade`` sanitizes submissions ahead of their turn to start their execution early
 (prefetch); nbgrader's real sanitize pass used to sanitize the same file a second time.
@@ -20,8 +27,63 @@ from typing import Any, cast
 
 import nbformat
 from nbconvert.exporters import NotebookExporter
+from nbgrader import utils
+from nbgrader.preprocessors import OverwriteCells
+from traitlets import Bool
 
-__all__ = ["SanitizeOnceExporter", "Sanitized"]
+__all__ = ["SanitizeOnceExporter", "Sanitized", "RestoreMissingCells", "is_link_free"]
+
+log = logging.getLogger("credkit.grading")
+
+
+def is_link_free(path: str) -> bool:
+    """True when ``path`` is a regular file reached without following any symbolic link."""
+    absolute = os.path.abspath(path)
+    return os.path.realpath(absolute) == absolute and os.path.isfile(absolute) and not os.path.islink(absolute)
+
+
+class RestoreMissingCells(OverwriteCells):
+    """nbgrader's OverwriteCells, with every grade cell missing from a submission put back.
+
+    nbgrader's own ``add_missing_cells`` fails (KeyError) when the cell before a missing one in the
+    source is one the learner also deleted, or a locked cell; this one inserts each missing cell
+    after the nearest earlier source cell the notebook still has. Always on: a deleted test cell
+    must never keep the grade of an earlier submission.
+    """
+
+    add_missing_cells = Bool(True).tag(config=False)
+
+    def add_missing_grade_cells(self, nb, resources):  # type: ignore[no-untyped-def]
+        source_nb = self.gradebook.find_notebook(self.notebook_id, self.assignment_id)
+        source_cells = source_nb.source_cells
+        source_ids = [cell.name for cell in source_cells]
+        solution_ids = {cell.name for cell in source_nb.solution_cells}
+        grade_cells = {cell.name: cell for cell in source_nb.grade_cells}
+
+        def present() -> dict[str, int]:
+            return {cell.metadata.nbgrader["grade_id"]: i for i, cell in enumerate(nb.cells)
+                    if "nbgrader" in cell.metadata and "grade_id" in cell.metadata.nbgrader}
+
+        for position, grade_id in enumerate(source_ids):
+            if grade_id not in grade_cells or grade_id in present():
+                continue
+            self.log.warning("Missing grade cell %s encountered, adding to notebook", grade_id)
+            cell = self.missing_cell_transform(source_cells[position], grade_cells[grade_id].max_score,
+                                               is_solution=grade_id in solution_ids)
+            where = present()
+            before = next((where[i] for i in reversed(source_ids[:position]) if i in where), -1)
+            nb.cells.insert(before + 1, cell)
+        return nb, resources
+
+
+def _released_notebook(exporter: NotebookExporter, filename: str) -> str | None:
+    """The blank released notebook that stands in for a refused submitted one, if there is one."""
+    coursedir = getattr(exporter.parent, "coursedir", None)
+    if coursedir is None:
+        return None
+    assignment = os.path.basename(os.path.dirname(os.path.abspath(filename)))
+    path = os.path.join(coursedir.format_path(coursedir.release_directory, ".", assignment), os.path.basename(filename))
+    return path if is_link_free(path) else None
 
 
 @dataclass(frozen=True)
@@ -64,12 +126,24 @@ class SanitizeOnceExporter(NotebookExporter):
         self._source = file_stream.read()
         return self.from_notebook_node(nbformat.reads(self._source, as_version=4), resources=resources, **kw)
 
+    def _convert(self, filename: str, resources: dict[str, Any] | None, **kw: Any) -> tuple[Any, dict[str, Any]]:
+        """nbconvert's from_filename, refusing a submitted notebook reached through a link."""
+        if is_link_free(filename):
+            return super().from_filename(filename, resources, **kw)
+        self.log.warning("%s: refused, it is (or is reached through) a symbolic link; graded as the blank "
+                         "released notebook", filename)
+        stand_in = _released_notebook(self, filename)
+        if stand_in is not None:
+            return super().from_filename(stand_in, resources, **kw)
+        self._source = ""
+        return self.from_notebook_node(nbformat.v4.new_notebook(), resources=resources, **kw)
+
     def sanitize(self, filename: str, resources: dict[str, Any]) -> Sanitized:
         """Convert ``filename`` now; what the preprocessors log is held back until the result is used."""
         hold = _Hold()
         self.log.addFilter(hold)
         try:
-            output, resources = super().from_filename(filename, resources)
+            output, resources = self._convert(filename, resources)
         finally:
             self.log.removeFilter(hold)
         # a NotebookExporter's output is the notebook's JSON text (nbconvert annotates it as a node)
@@ -85,11 +159,11 @@ class SanitizeOnceExporter(NotebookExporter):
     def from_filename(self, filename: str, resources: dict[str, Any] | None = None,
                       **kw: Any) -> tuple[Any, dict[str, Any]]:
         done = self._ahead.pop(os.path.abspath(filename), None)
-        if done is not None and done.preprocessors == self._registered():
+        if done is not None and done.preprocessors == self._registered() and is_link_free(filename):
             with open(filename, encoding="utf-8") as fh:  # as nbconvert reads it
                 unchanged = fh.read() == done.source
             if unchanged:
                 for record in done.records:
                     self.log.handle(record)
                 return done.output, done.resources
-        return super().from_filename(filename, resources, **kw)
+        return self._convert(filename, resources, **kw)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -14,6 +13,7 @@ from nbgrader.nbgraderformat import MetadataValidator, ValidationError
 
 from kit.errors import AssessmentInvalid, ManifestError
 
+from .learner_state import learner_state_uses
 from .manifest import MANIFEST_NAME, TRACK_NAME, Assessment, Track, load_assessment, load_track
 
 __all__ = ["GradedCell", "Report", "check_assessment", "read_graded_cells", "validate_path"]
@@ -149,79 +149,15 @@ def check_assessment(assessment: Assessment) -> Report:
             report.warnings.append(f"{assessment.folder / cell.notebook}: cell {cell.grade_id!r}: graded cell "
                                    "not mapped to any skill in the manifest")
         if cell.is_test:
-            report.warnings.extend(_foolable(assessment.folder / cell.notebook, cell))
+            report.warnings.extend(_checker_cannot_judge(assessment.folder / cell.notebook, cell))
     return report
 
 
-_CONVERTERS = {"float", "int", "str", "bool", "list", "tuple", "dict", "set", "sorted", "len", "round",
-               "type", "repr", "frozenset", "abs", "sum", "min", "max"}
-
-
-def _foolable(path: Path, cell: GradedCell) -> Iterator[str]:
-    """Warn about ``assert x == y`` where an object with an always-true ``__eq__`` would pass."""
-    code = "\n".join("" if ln.lstrip().startswith(("%", "!")) else ln for ln in cell.source.splitlines())
-    try:
-        tree = ast.parse(code)
-    except SyntaxError as exc:
-        yield f"{path}: cell {cell.grade_id!r}: test cell does not parse: {exc.msg} (line {exc.lineno})"
-        return
-    checked: set[str] = set()
-    safe_names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Assign) and _safe(node.value, checked, safe_names):
-            safe_names.update(t.id for t in node.targets if isinstance(t, ast.Name))
-        if isinstance(node, ast.For) and _safe(node.iter, checked, safe_names):
-            safe_names.update(n.id for n in ast.walk(node.target) if isinstance(n, ast.Name))
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.Import, ast.ImportFrom)):  # modules the test cell imports itself
-            checked.update((a.asname or a.name).split(".")[0] for a in node.names)
-        if (isinstance(node, ast.Compare) and isinstance(node.left, ast.Call) and _call_name(node.left) == "type"
-                and node.left.args and isinstance(node.left.args[0], ast.Name)
-                and all(isinstance(o, ast.Is) for o in node.ops)):
-            checked.add(node.left.args[0].id)
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Assert):
-            continue
-        for cmp in (n for n in ast.walk(node.test) if isinstance(n, ast.Compare)):
-            if not any(isinstance(o, (ast.Eq, ast.NotEq, ast.In, ast.NotIn)) for o in cmp.ops):
-                continue
-            operands = [cmp.left, *cmp.comparators]
-            if not all(_safe(o, checked, safe_names) for o in operands):
-                yield (f"{path}: cell {cell.grade_id!r} line {node.lineno}: `{ast.unparse(cmp)[:60]}` passes for an "
-                       "object whose __eq__ is always true; assert type(...) is ... first, or compare float(...)/list(...)")
-                break
-
-
-def _call_name(node: ast.Call) -> str | None:
-    return node.func.id if isinstance(node.func, ast.Name) else None
-
-
-def _safe(node: ast.AST, checked: set[str], safe_names: set[str]) -> bool:
-    if isinstance(node, ast.Constant):
-        return True
-    if isinstance(node, ast.Name):
-        return node.id in checked or node.id in safe_names
-    if isinstance(node, (ast.Subscript, ast.Attribute)):
-        # an item or attribute of an object whose exact type the cell asserted
-        base = node.value
-        while isinstance(base, (ast.Subscript, ast.Attribute)):
-            base = base.value
-        return isinstance(base, ast.Name) and base.id in checked
-    if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
-        return all(_safe(e, checked, safe_names) for e in node.elts)
-    if isinstance(node, ast.Dict):
-        return all(_safe(e, checked, safe_names) for e in [*node.keys, *node.values] if e is not None)
-    if isinstance(node, ast.UnaryOp):
-        return _safe(node.operand, checked, safe_names)
-    if isinstance(node, ast.BinOp):
-        return _safe(node.left, checked, safe_names) and _safe(node.right, checked, safe_names)
-    if isinstance(node, ast.Call):
-        return _call_name(node) in _CONVERTERS
-    if isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp)):
-        elts = [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]
-        return all(isinstance(e, ast.Constant) or (isinstance(e, ast.Call) and _call_name(e) in _CONVERTERS)
-                   for e in elts)
-    return False
+def _checker_cannot_judge(path: Path, cell: GradedCell) -> Iterator[str]:
+    """Warn about a test cell that reads state living in the learner's kernel (see learner_state.py)."""
+    for reason in learner_state_uses(cell.source):
+        yield (f"{path}: cell {cell.grade_id!r}: the checker cannot judge this test: {reason}; it will score 0 "
+               "(see the README, 'Writing tests the checker can judge')")
 
 
 def validate_path(path: str | Path) -> list[Report]:

@@ -208,23 +208,25 @@ def test_a_broken_track_still_checks_its_valid_assessments_notebooks(tmp_path: P
     ]
 
 
-def test_validate_warns_about_tests_an_always_true_eq_passes(tmp_path: Path) -> None:
-    folder = tmp_path / "foolable"
+def test_validate_warns_about_tests_the_checker_cannot_judge(tmp_path: Path) -> None:
+    folder = tmp_path / "figure"
     shutil.copytree(FIXTURES / "unknown-grade-id", folder)
-    (folder / "unknown-grade-id.ipynb").rename(folder / "foolable.ipynb")
-    text = (folder / "manifest.toml").read_text().replace("unknown-grade-id", "foolable")
+    (folder / "unknown-grade-id.ipynb").rename(folder / "figure.ipynb")
+    text = (folder / "manifest.toml").read_text().replace("unknown-grade-id", "figure")
     (folder / "manifest.toml").write_text(text.replace("test_mean_hiden", "test_mean_hidden"))
-    nb = folder / "foolable.ipynb"
+    nb = folder / "figure.ipynb"
     defensive = "assert type(result) is float and result == 2.5"
     assert defensive in nb.read_text()
     (report,) = validate_path(folder)
     assert report.problems == [] and report.warnings == []
-    nb.write_text(nb.read_text().replace(defensive, "assert result == 2.5"))
+    # A test that inspects pyplot's current figure: that figure lives in the learner's kernel.
+    nb.write_text(nb.read_text().replace(defensive, defensive + "\\n\",\n    \"assert len(plt.gcf().axes) == 1"))
     (report,) = validate_path(folder)
     assert report.problems == []
     assert report.warnings == [
-        (f"{nb}: cell 'test_mean_visible' line 3: `result == 2.5` passes for an object whose __eq__ is always true; "
-         "assert type(...) is ... first, or compare float(...)/list(...)")
+        (f"{nb}: cell 'test_mean_visible': the checker cannot judge this test: it calls plt.gcf(), which reads "
+         "pyplot's current figure (that figure lives in the learner's kernel); it will score 0 "
+         "(see the README, 'Writing tests the checker can judge')")
     ]
     run = subprocess.run([CREDKIT, "validate", "--strict", str(folder)], capture_output=True, text=True, check=False)
     assert run.returncode == 1 and "credkit: warning: " in run.stderr

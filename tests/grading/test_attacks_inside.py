@@ -1,5 +1,6 @@
 """Attacks from inside the kernel on the shipped-style tests: each works under stock `nbgrader
-autograde`; under `credkit grade` (with its harness) it earns no more than its honest work."""
+autograde`; under `credkit grade` (test cells in the checker, learner values by value) it earns
+exactly its honest work."""
 
 from __future__ import annotations
 
@@ -29,14 +30,10 @@ def test_in_kernel_attacks(course: Path, stock_course: Path) -> None:
     assert json.loads(proc.stdout)["graded"] == len(HONEST_WORK)
     for name, honest in HONEST_WORK.items():
         assert total_scores(course, name) <= honest, (name, auto_scores(course, name))
-    # Exactly the honest work: tampering is undone before each test, so honest answers still count.
+    # Exactly the honest work: tampering stays in the learner's kernel, so honest answers still count.
     for name, honest in HONEST_WORK.items():
         assert total_scores(course, name) == honest, (name, auto_scores(course, name))
     assert auto_scores(course, "eqcheat") == {"test_squares": 0.0, "test_squares_hidden": 0.0, "test_mean": 5.0}
     assert auto_scores(course, "patcher") == {"test_squares": 2.0, "test_squares_hidden": 3.0, "test_mean": 0.0}
-    patched = (course / "autograded" / "patcher" / ASSIGNMENT / "problem1.ipynb").read_text()
-    assert "restored before this test ran" in patched and "math.isclose replaced" in patched
-    blanked = (course / "autograded" / "blanker" / ASSIGNMENT / "problem1.ipynb").read_text()
-    assert "input_transformers_cleanup changed" in blanked
     detector = (course / "autograded" / "detector" / ASSIGNMENT / "problem1.ipynb").read_text()
     assert "blocked OperationalError" in detector

@@ -11,7 +11,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from grading.sandbox import ExecutionFailed, Limits, Sandbox, WarmPool
+from grading.sandbox import ExecutionFailed, Job, Limits, Sandbox, WarmPool
 
 
 def _notebook(*sources: str) -> str:
@@ -45,7 +45,7 @@ def test_probe_sees_a_bare_unprivileged_offline_world(sandbox: Sandbox) -> None:
 
 def test_learner_code_holds_no_privilege_and_nothing_of_the_fork_server(sandbox: Sandbox) -> None:
     """Each execution is forked from a root fork server: what it inherits must be nothing."""
-    text = sandbox.execute(_notebook(
+    text = sandbox.execute(Job(_notebook(
         "import os, json\n"
         "status = dict(l.split(':', 1) for l in open('/proc/self/status').read().splitlines())\n"
         "procs = {p: open(f'/proc/{p}/status').read().split('Uid:')[1].split()[0]\n"
@@ -58,7 +58,7 @@ def test_learner_code_holds_no_privilege_and_nothing_of_the_fork_server(sandbox:
         "        pass  # the listing's own descriptor, closed by now\n"
         "print(json.dumps({k: status[k].strip() for k in ('CapInh', 'CapPrm', 'CapEff', 'CapBnd',\n"
         "                  'CapAmb', 'NoNewPrivs')} | {'procs': procs, 'fds': fds, 'uid': os.getuid()}))\n"),
-        {}, Limits(cell_timeout=20))
+        {}), Limits(cell_timeout=20))
     seen = json.loads(_stdout(text))
     assert all(seen[cap] == "0000000000000000" for cap in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"))
     assert seen["NoNewPrivs"] == "1"
@@ -95,8 +95,8 @@ def test_warm_pool_leaks_nothing_from_one_submission_to_the_next(sandbox: Sandbo
         "       'sleep' in open(f'/proc/{p}/cmdline').read()], os.getuid())\n",
     )
     try:
-        out1 = _stdout(pool.execute(first, {"data.txt": b"1"}, limits))
-        out2 = _stdout(pool.execute(second, {"other.txt": b"2"}, limits))
+        out1 = _stdout(pool.execute(Job(first, {"data.txt": b"1"}), limits))
+        out2 = _stdout(pool.execute(Job(second, {"other.txt": b"2"}), limits))
     finally:
         pool.close()
     assert out1.startswith("pid ")
@@ -111,15 +111,15 @@ def test_warm_pool_leaks_nothing_from_one_submission_to_the_next(sandbox: Sandbo
 
 def test_total_wall_clock_limit_kills_the_execution(sandbox: Sandbox) -> None:
     with pytest.raises(ExecutionFailed, match="total time limit of 3 s exceeded"):
-        sandbox.execute(_notebook("import time\ntime.sleep(60)\n"), {}, Limits(cell_timeout=60, total_timeout=3))
+        sandbox.execute(Job(_notebook("import time\ntime.sleep(60)\n"), {}), Limits(cell_timeout=60, total_timeout=3))
 
 
 def test_cpu_and_process_limits(sandbox: Sandbox) -> None:
-    text = sandbox.execute(_notebook(
+    text = sandbox.execute(Job(_notebook(
         "import resource\n"
         "print(resource.getrlimit(resource.RLIMIT_CPU)[0], resource.getrlimit(resource.RLIMIT_NPROC)[0],\n"
         "      resource.getrlimit(resource.RLIMIT_FSIZE)[0], resource.getrlimit(resource.RLIMIT_AS)[0])\n"),
-        {}, Limits(cpu_seconds=7, processes=99, file_bytes=12345, memory_bytes=3 * 1024**3))
+        {}), Limits(cpu_seconds=7, processes=99, file_bytes=12345, memory_bytes=3 * 1024**3))
     assert _stdout(text).split() == ["7", "99", "12345", str(3 * 1024**3)]
 
 
@@ -156,14 +156,14 @@ def test_preloaded_modules_are_loaded_and_each_execution_gets_its_own_copy(sandb
     limits = Limits(cell_timeout=20, preload=("numpy", "no_such_module_credkit"))
     pool = WarmPool(sandbox, standby=1)
     try:
-        first = _stdout(pool.execute(_notebook(
+        first = _stdout(pool.execute(Job(_notebook(
             "import sys\n"
             "print('numpy' in sys.modules, 'no_such_module_credkit' in sys.modules)\n"
             "import numpy\n"
             "numpy.LEFT_BEHIND = True\n"
-            "print(int(numpy.arange(4).sum()))\n"), {}, limits))
-        second = _stdout(pool.execute(_notebook(
-            "import numpy\nprint(hasattr(numpy, 'LEFT_BEHIND'))\n"), {}, limits))
+            "print(int(numpy.arange(4).sum()))\n"), {}), limits))
+        second = _stdout(pool.execute(Job(_notebook(
+            "import numpy\nprint(hasattr(numpy, 'LEFT_BEHIND'))\n"), {}), limits))
     finally:
         pool.close()
     assert first.split() == ["True", "False", "6"]
@@ -172,12 +172,45 @@ def test_preloaded_modules_are_loaded_and_each_execution_gets_its_own_copy(sandb
 
 def test_a_dead_fork_server_fails_its_executions_and_is_started_again(sandbox: Sandbox) -> None:
     hello = _notebook("print('hello')")
-    assert _stdout(sandbox.execute(hello, {}, Limits())) == "hello\n"
+    assert _stdout(sandbox.execute(Job(hello, {}), Limits())) == "hello\n"
     launched = sandbox.launch(Limits(cell_timeout=20))
     server = launched.proc.server
     server._socket.send(b"not a request")  # the server crashes on it, as on any bug of its own
     with pytest.raises(ExecutionFailed, match="no reply"):  # its executions go with it
-        sandbox.run(launched, _notebook("import time\ntime.sleep(30)"), {})
+        sandbox.run(launched, Job(_notebook("import time\ntime.sleep(30)"), {}))
     launched.proc.wait(timeout=10)
     assert not server.alive and "JSONDecodeError" in server.last_error
-    assert _stdout(sandbox.execute(hello, {}, Limits())) == "hello\n"
+    assert _stdout(sandbox.execute(Job(hello, {}), Limits())) == "hello\n"
+
+
+def _test_cell(source: str, grade_id: str) -> nbformat.NotebookNode:
+    return new_code_cell(source, metadata={"nbgrader": {
+        "grade": True, "grade_id": grade_id, "locked": True, "points": 1, "schema_version": 3,
+        "solution": False, "task": False}})
+
+
+def test_test_cells_run_in_a_checker_the_learner_cannot_see_or_reach(sandbox: Sandbox) -> None:
+    """The pair: test cells run as another user, in namespaces of their own; the learner's side
+    sees neither the checker's processes nor its files, and the checker reads released files
+    pristine beside what learner code wrote."""
+    look = ("import os, json\n"
+            "procs = sorted({open(f'/proc/{p}/status').read().split('Uid:')[1].split()[0]\n"
+            "                for p in os.listdir('/proc') if p.isdigit()})\n"
+            "print(json.dumps({'uid': os.getuid(), 'procs': procs, 'here': sorted(os.listdir('.')),\n"
+            "                  'checker_home': sorted(os.listdir('/home/checker'))}))\n")
+    nb = new_notebook(cells=[
+        new_code_cell("open('data.csv', 'w').write('tampered')\nopen('answer.txt', 'w').write('42')\n" + look),
+        _test_cell(look + "print(open('data.csv').read(), open('answer.txt').read())\n"
+                   "open('checker-note.txt', 'w').write('mine')", "t1"),
+        new_code_cell(look),
+    ])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    text = sandbox.execute(Job(nbformat.writes(nb), {"data.csv": b"a,b\n"}, {"data.csv": b"a,b\n"}),
+                           Limits(cell_timeout=20))
+    learner, after = json.loads(_stdout(text, 0)), json.loads(_stdout(text, 2))
+    checker_line, files = _stdout(text, 1).split("\n", 1)
+    checker = json.loads(checker_line)
+    assert learner["uid"] != checker["uid"] and 0 not in (learner["uid"], checker["uid"])
+    assert learner["procs"] == [str(learner["uid"])] and checker["procs"] == [str(checker["uid"])]
+    assert learner["checker_home"] == [] and "checker-note.txt" not in after["here"]
+    assert files == "a,b\n 42\n"  # the released file as released; the learner's own file beside it
