@@ -78,5 +78,7 @@ def test_forged_or_foreign_status_lists_are_refused() -> None:
     report = verify_credential(credential, status_lists={URL: wrong_purpose})
     assert "not a revocation list" in report.first_failure.message  # type: ignore[union-attr]
 
+    # a list nobody handed over is neither valid nor invalid: the status could not be checked
     missing = verify_credential(credential)
-    assert missing.status == "invalid" and "--status-list" in missing.first_failure.message  # type: ignore[union-attr]
+    assert missing.status == "unchecked" and not missing.verified and missing.first_failure is None
+    assert "could not be checked" in missing.first_unchecked.message and "--status-list" in missing.first_unchecked.message  # type: ignore[union-attr]
