@@ -189,7 +189,7 @@ def _human(path: str, report: Any) -> list[str]:
     data = report.to_json()
     issuer = data.get("issuer") or {}
     name = _plain(data.get("name"))
-    who = f"domain {issuer['domain']}" if issuer.get("domain") else "no domain (unbound did:key)"
+    who = f"domain {issuer['domain']}" if issuer.get("domain") else "not bound to any domain"
     if report.verified:
         head = f"OK   {path}: verified — {name}, issued by \"{_plain(issuer.get('name'))}\" ({who})"
     else:
