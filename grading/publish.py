@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
@@ -35,7 +36,7 @@ from kit.status import notices_url
 
 from .config import CourseSettings, load_course_config
 
-__all__ = ["PublishError", "PublishReport", "publish_site", "did_keys", "record_key", "DID_KEYS_NAME"]
+__all__ = ["PublishError", "PublishReport", "publish_site", "did_keys", "record_key", "rotate_key", "DID_KEYS_NAME"]
 
 DID_KEYS_NAME = "did-keys.json"
 
@@ -205,3 +206,41 @@ def publish_site(course_root: str | Path, out: str | Path, key: IssuerKey, *, no
             achievement = json.loads(record.document)["credentialSubject"]["achievement"]
             _write(report, target / "index.html", _achievement_page(achievement, profile_json))
     return report
+
+
+def rotate_key(settings: CourseSettings, *, compromised: bool, passphrase: bytes | None) -> tuple[IssuerKey, IssuerKey, Path]:
+    """Replace the course's signing key with a new one; the old one stays in the DID document.
+
+    A retired key keeps asserting, so what it signed keeps verifying; a ``compromised`` one is
+    marked revoked, so what it signed fails. The old key file is kept beside the new one
+    (``<key file>.retired-<time>``). Returns (old key, new key, where the old file went).
+    """
+    from kit.keys import save_key
+
+    if not settings.issuer_did:
+        raise PublishError("key rotation needs a did:web issuer (c.Credkit.issuer_did): a did:key issuer is its key")
+    settings.check_key_outside_course()
+    key_file = settings.key_file
+    old = _public_key(key_file)
+    now = format_datetime(datetime.now(timezone.utc))
+    record_key(settings, old, revoked=now if compromised else None)
+    kept = key_file.with_name(f"{key_file.name}.retired-{now.replace(':', '')}")
+    os.replace(key_file, kept)
+    new = IssuerKey.generate()
+    try:
+        save_key(new, key_file, passphrase=passphrase)
+    except BaseException:
+        os.replace(kept, key_file)
+        raise
+    record_key(settings, new)
+    return old, new, kept
+
+
+def _public_key(path: Path) -> IssuerKey:
+    from kit.keys import IssuerKey as Key
+
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        return Key.from_multikey({"publicKeyMultibase": doc.get("publicKeyMultibase")}, source=str(path))
+    except (OSError, ValueError, AttributeError):
+        raise PublishError(f"{path}: cannot read the current issuer key") from None

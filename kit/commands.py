@@ -90,6 +90,24 @@ def keys_show(file: str) -> None:
     click.echo(f"secret key:          {secret}")
 
 
+@keys.command("rotate")
+@click.option("--course", default=".", show_default=True, type=click.Path(file_okay=False), help="The nbgrader course folder (its c.Credkit.issuer_did and key_file).")
+@click.option("--compromised", is_flag=True, help="The old key leaked: mark it revoked in the DID document, so everything it signed fails verification.")
+@click.option("--encrypt", is_flag=True, help=f"Seal the new key's secret with a passphrase ({PASSPHRASE_ENV} or a prompt).")
+def keys_rotate(course: str, compromised: bool, encrypt: bool) -> None:
+    """Sign with a new key from now on; the old key stays in the did:web DID document (revoked with --compromised)."""
+    from grading.config import load_course_config  # the course side, loaded only for this command
+    from grading.publish import rotate_key
+
+    settings = load_course_config(course)
+    passphrase = _passphrase(confirm=True, purpose="new key") if encrypt else None
+    old, new, kept = rotate_key(settings, compromised=compromised, passphrase=passphrase)
+    fate = "revoked: what it signed now fails verification" if compromised else "retired: what it signed keeps verifying"
+    click.echo(f"old key {old.public_key_multibase} {fate} (its file moved to {kept})", err=True)
+    click.echo(f"new key {settings.issuer_did}#{new.public_key_multibase} in {settings.key_file}")
+    click.echo(f"next: credkit publish --course {settings.course_root} --out SITE, and upload SITE (the DID document changed)")
+
+
 def read_json_key(path: str) -> dict[str, Any]:
     try:
         doc = json.loads(Path(path).read_text(encoding="utf-8"))

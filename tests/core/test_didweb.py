@@ -273,3 +273,32 @@ def test_a_tampered_did_web_credential_is_invalid(course: Course, site: Site, tm
     tampered["credentialSubject"]["result"][0]["value"] = "10"
     result = run_credkit("verify", _write(tmp_path, "tampered.json", tampered), env=_env(site, tmp_path / "cache"))
     assert result.returncode == 1 and "proof: the signature does not match" in result.stdout.splitlines()[0]
+
+
+def test_rotation_keeps_old_credentials_and_a_compromised_key_fails_them(course: Course, site: Site, tmp_path: Path) -> None:
+    from kit.keys import load_key
+
+    key_file = course.root.parent / "instructor" / "issuer.json"
+    rotated = run_credkit("keys", "rotate", "--course", str(course.root))
+    assert rotated.returncode == 0, rotated.stderr
+    second = load_key(key_file)
+    assert second.public_key != course.key.public_key and "credkit publish" in rotated.stdout
+    assert run_credkit("publish", "--course", str(course.root), "--out", str(site.root)).returncode == 0
+    methods = json.loads((site.root / ".well-known" / "did.json").read_text())["assertionMethod"]
+    assert methods == [f"{site.did}#{course.key.public_key_multibase}", f"{site.did}#{second.public_key_multibase}"]
+    # a credential from the retired key still verifies; one signed with the new key too
+    assert run_credkit("verify", course.ids[1], env=_env(site, tmp_path / "c1")).returncode == 0
+    unsigned = {k: v for k, v in course.credentials[1].items() if k != "proof"}
+    by_second = _write(tmp_path, "second.json", sign(unsigned, second, verification_method=f"{site.did}#{second.public_key_multibase}"))
+    assert run_credkit("verify", by_second, env=_env(site, tmp_path / "c1")).returncode == 0
+
+    # the second key leaks: rotate again, marking it compromised
+    leaked = run_credkit("keys", "rotate", "--compromised", "--course", str(course.root))
+    assert leaked.returncode == 0, leaked.stderr
+    assert run_credkit("publish", "--course", str(course.root), "--out", str(site.root)).returncode == 0
+    result = run_credkit("verify", by_second, env=_env(site, tmp_path / "c2"))
+    _no_traceback(result)
+    assert result.returncode == 1 and "revoked this key" in result.stdout.splitlines()[0]
+    assert run_credkit("verify", course.ids[1], env=_env(site, tmp_path / "c2")).returncode == 0
+    no_did_web = run_credkit("keys", "rotate", "--course", str(tmp_path))
+    assert no_did_web.returncode == 1 and "needs a did:web issuer" in no_did_web.stderr and "Traceback" not in no_did_web.stderr
