@@ -193,6 +193,7 @@ def run_demo(out: Path) -> dict[str, Any]:
         "held_back": [list(h) for h in report.held_back],
         "refused_unsandboxed": [list(u) for u in report.unsandboxed],
         "report": [str(c) for c in charts],
+        "site": {"folder": str(site.site), "serve_at": f"https://{site.host}/", "files": len(site.written)},
     }
     write_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     verified = sum(1 for a in awards if a["status"] == "verified")

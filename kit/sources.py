@@ -81,6 +81,15 @@ def _valid_until(document: Any) -> datetime | None:
         return None
 
 
+class _HttpsOnlyRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow redirects only to https:// URLs (a DID document or list is never taken from plain HTTP)."""
+
+    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Any:
+        if not newurl.startswith("https://"):
+            raise SourceUnavailable(f"{req.full_url} redirects to {newurl}, which is not https://; refusing to follow")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
 @dataclass
 class Sources:
     """The documents verification may use; ``offline`` forbids the network (files and cache only)."""
@@ -156,10 +165,10 @@ class Sources:
     def _fetch(self, url: str) -> Any:
         if not url.startswith("https://"):
             raise SourceUnavailable(f"{url} is not an https:// URL; refusing to fetch it")
-        context = ssl.create_default_context()
+        opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=ssl.create_default_context()), _HttpsOnlyRedirects())
         request = urllib.request.Request(url, headers={"Accept": "application/json, application/did+json, */*", "User-Agent": "credkit-verify"})
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout, context=context) as response:
+            with opener.open(request, timeout=self.timeout) as response:
                 data = response.read(MAX_DOCUMENT_BYTES + 1)
         except urllib.error.HTTPError as exc:
             raise SourceUnavailable(f"{url} answered HTTP {exc.code} {exc.reason}") from None
