@@ -99,7 +99,11 @@ def keys_rotate(course: str, compromised: bool, encrypt: bool) -> None:
     from grading.config import load_course_config  # the course side, loaded only for this command
     from grading.publish import rotate_key
 
+    from kit.keys import key_file_is_encrypted
+
     settings = load_course_config(course)
+    if key_file_is_encrypted(settings.key_file) and not encrypt:
+        raise KeyLoadError(f"{settings.key_file}: the current key is encrypted; pass --encrypt so the new one is too")
     passphrase = _passphrase(confirm=True, purpose="new key") if encrypt else None
     old, new, kept = rotate_key(settings, compromised=compromised, passphrase=passphrase)
     fate = "revoked: what it signed now fails verification" if compromised else "retired: what it signed keeps verifying"
