@@ -8,6 +8,7 @@ file can hold both (a single-user course folder). Example::
     c.Credkit.key_file = "/home/instructor/.jupyter/credkit/issuer-key.json"
     c.Credkit.ledger_url = "postgresql+psycopg://credkit@db.example.edu/credkit"
     c.Credkit.status_base_url = "https://courses.example.edu/ds101/credentials/status"
+    c.Credkit.issuer_did = "did:web:courses.example.edu:ds101"
 
 CLI flags override these; everything has a default that works on one machine.
 """
@@ -52,6 +53,13 @@ class Credkit(Configurable):
     ).tag(config=True)
     status_dir = Unicode(
         "", help="Folder the signed status lists are published to. Default: <course>/credkit/status."
+    ).tag(config=True)
+    issuer_did = Unicode(
+        "",
+        help="The issuer's DID: 'did:web:<host>[:<path>]' binds the credentials to a domain you control "
+        "(credkit publish writes the DID document to serve at https://<host>/.well-known/did.json, or "
+        "https://<host>/<path>/did.json); a port is written %3A. Empty: the key's own did:key, which no "
+        "domain vouches for (fine for offline demos).",
     ).tag(config=True)
     status_base_url = Unicode(
         "",
@@ -149,6 +157,11 @@ class CourseSettings:
     @property
     def status_dir(self) -> Path:
         return Path(self.credkit.status_dir).expanduser() if self.credkit.status_dir else self.course_root / "credkit" / "status"
+
+    @property
+    def issuer_did(self) -> str | None:
+        """The configured did:web issuer, or None for the key's did:key."""
+        return self.credkit.issuer_did.strip() or None
 
     def status_base_url(self, issuer_url: str) -> str:
         return self.credkit.status_base_url or f"{issuer_url.rstrip('/')}/credentials/{self.course_id}/status"

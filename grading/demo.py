@@ -62,7 +62,7 @@ def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
 
 def _fresh(out: Path) -> IssuerKey:
     """Clear a previous demo (keeping its issuer key, which lives outside the course)."""
-    for name in ("course", "wallets", "status", "report", "summary.json"):
+    for name in ("course", "wallets", "status", "site", "report", "summary.json"):
         target = out / name
         if target.is_dir():
             shutil.rmtree(target)
@@ -151,6 +151,12 @@ def run_demo(out: Path) -> dict[str, Any]:
             revoked.id, "revoke", "demo: academic-integrity review"
         )
 
+    # The issuer's public site, as `credkit publish` writes it: status lists at their URLs, pages.
+    from .publish import publish_site
+
+    site = publish_site(course, out / "site", key)
+    click.echo(f"site     {site.site} ({len(site.written)} files to serve at https://{site.host}/)")
+
     lists = {json.loads(p.read_text())["id"]: json.loads(p.read_text()) for p in (out / "status").glob("*.json")}
     rows, awards = [], []
     for learner in NAMES:
@@ -187,6 +193,7 @@ def run_demo(out: Path) -> dict[str, Any]:
         "held_back": [list(h) for h in report.held_back],
         "refused_unsandboxed": [list(u) for u in report.unsandboxed],
         "report": [str(c) for c in charts],
+        "site": {"folder": str(site.site), "serve_at": f"https://{site.host}/", "files": len(site.written)},
     }
     write_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     verified = sum(1 for a in awards if a["status"] == "verified")

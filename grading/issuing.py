@@ -165,6 +165,7 @@ def _issuer(settings: CourseSettings, key: IssuerKey, ledger: Ledger, profile: o
         key=key, profile=profile,  # type: ignore[arg-type]
         ledger=ledger, wallet_root=settings.wallet_root, status_dir=settings.status_dir,
         status_base_url=base, status_purpose=settings.credkit.status_purpose, cryptosuite=settings.credkit.cryptosuite,
+        issuer_did=settings.issuer_did,
     )
 
 

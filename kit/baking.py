@@ -163,8 +163,11 @@ def _parse_svg(svg: str) -> ET.Element:
 
 
 def _cdata(text: str) -> str:
-    # "]]>" cannot appear inside CDATA: end the section between "]]" and ">" and open a new one.
-    return "<![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]>"
+    # "]]>" cannot appear inside CDATA. Splitting the section is valid XML, but a reader that takes
+    # only the first CDATA section (as simple badge readers do) then gets half the JSON. In JSON text ">" can
+    # only stand inside a string, where "\u003e" is the same character: the JSON value, and so
+    # the signed credential, is unchanged, and "]]>" can no longer occur.
+    return "<![CDATA[" + text.replace(">", "\\u003e") + "]]>"
 
 
 def bake_svg(svg: str, credential_json: str) -> str:

@@ -23,6 +23,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "bake": "kit.commands_bake:bake",
     "artwork": "kit.commands_bake:artwork",
     "demo": "kit.commands:demo",
+    "publish": "grading.commands_publish:publish",
     "revoke": "grading.commands_status:revoke",
     "suspend": "grading.commands_status:suspend",
     "unsuspend": "grading.commands_status:unsuspend",

@@ -90,6 +90,28 @@ def keys_show(file: str) -> None:
     click.echo(f"secret key:          {secret}")
 
 
+@keys.command("rotate")
+@click.option("--course", default=".", show_default=True, type=click.Path(file_okay=False), help="The nbgrader course folder (its c.Credkit.issuer_did and key_file).")
+@click.option("--compromised", is_flag=True, help="The old key leaked: mark it revoked in the DID document, so everything it signed fails verification.")
+@click.option("--encrypt", is_flag=True, help=f"Seal the new key's secret with a passphrase ({PASSPHRASE_ENV} or a prompt).")
+def keys_rotate(course: str, compromised: bool, encrypt: bool) -> None:
+    """Sign with a new key from now on; the old key stays in the did:web DID document (revoked with --compromised)."""
+    from grading.config import load_course_config  # the course side, loaded only for this command
+    from grading.publish import rotate_key
+
+    from kit.keys import key_file_is_encrypted
+
+    settings = load_course_config(course)
+    if key_file_is_encrypted(settings.key_file) and not encrypt:
+        raise KeyLoadError(f"{settings.key_file}: the current key is encrypted; pass --encrypt so the new one is too")
+    passphrase = _passphrase(confirm=True, purpose="new key") if encrypt else None
+    old, new, kept = rotate_key(settings, compromised=compromised, passphrase=passphrase)
+    fate = "revoked: what it signed now fails verification" if compromised else "retired: what it signed keeps verifying"
+    click.echo(f"old key {old.public_key_multibase} {fate} (its file moved to {kept})", err=True)
+    click.echo(f"new key {settings.issuer_did}#{new.public_key_multibase} in {settings.key_file}")
+    click.echo(f"next: credkit publish --course {settings.course_root} --out SITE, and upload SITE (the DID document changed)")
+
+
 def read_json_key(path: str) -> dict[str, Any]:
     try:
         doc = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -127,17 +149,22 @@ def sign(file: str, key_file: str, cryptosuite: str, created: str | None, verifi
     click.echo(json.dumps(signed, indent=2, ensure_ascii=False))
 
 
-def _parse_status_lists(values: tuple[str, ...]) -> dict[str, dict[str, Any]]:
-    lists: dict[str, dict[str, Any]] = {}
+def _parse_given(values: tuple[str, ...], option: str, what: str) -> dict[str, dict[str, Any]]:
+    """``KEY=FILE`` pairs (a status list URL or a DID) to the JSON objects in the files."""
+    given: dict[str, dict[str, Any]] = {}
     for value in values:
-        url, sep, path = value.partition("=")
-        if not sep or not url or not path:
-            raise click.BadParameter(f"{value!r} is not URL=FILE", param_hint="--status-list")
+        key, sep, path = value.partition("=")
+        if not sep or not key or not path:
+            raise click.BadParameter(f"{value!r} is not {option.split()[-1]}", param_hint=option.split()[0])
         document = read_json_file(path)
         if not isinstance(document, dict):
-            raise InvalidCredential(f"{path}: a status list credential must be a JSON object")
-        lists[url] = document
-    return lists
+            raise InvalidCredential(f"{path}: {what} must be a JSON object")
+        given[key] = document
+    return given
+
+
+def _parse_status_lists(values: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    return _parse_given(values, "--status-list URL=FILE", "a status list credential")
 
 
 def load_credential_file(path: str) -> Any:
@@ -160,17 +187,75 @@ def load_credential_file(path: str) -> Any:
     return _parse_json(data, path)
 
 
+_LABELS = {"proof": "signature", "issuer": "issuer", "validity": "validity", "schema": "schema", "status": "status", "recipient": "recipient"}
+_EXIT_INVALID, _EXIT_UNCHECKED = 1, 3
+
+
+def _plain(text: Any) -> str:
+    """Text from a credential or a web server, safe to print on a terminal (no control characters)."""
+    return "".join(ch if ch.isprintable() else "?" for ch in str(text))
+
+
+def _marker(check: Any) -> str:
+    if check.unchecked:
+        return "??"
+    if check.passed is False:
+        return "FAIL"
+    if check.caution:
+        return "NOTE"
+    return "ok" if check.passed else "--"
+
+
+def _human(path: str, report: Any) -> list[str]:
+    """The answer for one credential: a verdict line, then one line per outcome."""
+    data = report.to_json()
+    issuer = data.get("issuer") or {}
+    name = _plain(data.get("name"))
+    who = f"domain {issuer['domain']}" if issuer.get("domain") else "not bound to any domain"
+    if report.verified:
+        head = f"OK   {path}: verified — {name}, issued by \"{_plain(issuer.get('name'))}\" ({who})"
+    else:
+        failure = report.first_failure or report.first_unchecked
+        reason = f"{failure.name}: {_plain(failure.message)}" if failure else f"status: {report.status}"
+        if report.status == "unchecked":
+            head = f"??   {path}: not fully checked — {reason}"
+        else:
+            head = f"FAIL {path}: {report.status} — {reason}"
+    lines = [head]
+    for check in report.checks:
+        if check.name in _LABELS:
+            lines.append(f"     {_LABELS[check.name]:<10} {_marker(check):<4} {_plain(check.message)}")
+    return lines
+
+
 @click.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per credential with each check's outcome.")
-@click.option("--recipient", metavar="EMAIL", help="Also check that the credential was issued to this e-mail address.")
+@click.option("--recipient", metavar="EMAIL|ID", help="Also check that the credential was issued to this e-mail address or learner id.")
+@click.option("--offline", is_flag=True, help="Use no network: only the files given and what earlier checks cached.")
 @click.option("--status-list", "status_lists", multiple=True, metavar="URL=FILE", help="Use FILE as the status list published at URL (repeatable).")
-def verify(files: tuple[str, ...], as_json: bool, recipient: str | None, status_lists: tuple[str, ...]) -> None:
-    """Verify credentials offline (JSON or baked PNG/SVG). Exit 0 only if every one verifies."""
+@click.option("--did-document", "did_documents", multiple=True, metavar="DID=FILE", help="Use FILE as the DID document of did:web DID (repeatable).")
+@click.option("--require-bound", is_flag=True, help="Fail a credential whose issuer no domain vouches for (a bare did:key).")
+def verify(
+    files: tuple[str, ...], as_json: bool, recipient: str | None, offline: bool, status_lists: tuple[str, ...],
+    did_documents: tuple[str, ...], require_bound: bool,
+) -> None:
+    """Verify credentials (JSON or baked PNG/SVG): signature, issuer, dates, status, recipient.
+
+    Fetches the issuer's DID document and status lists over HTTPS (cached) unless --offline.
+    Exit 0 when every credential verifies, 1 when one is invalid (tampered, revoked, suspended,
+    expired, not the recipient's, not vouched for), 3 when one could not be fully checked.
+    """
+    from kit.sources import Sources, default_cache_dir
     from kit.verify import verify_credential
 
-    lists = _parse_status_lists(status_lists)
-    all_ok = True
+    sources = Sources(
+        status_lists=_parse_status_lists(status_lists),
+        did_documents=_parse_given(did_documents, "--did-document DID=FILE", "a DID document"),
+        offline=offline,
+        cache_dir=default_cache_dir(),
+    )
+    worst = 0
     for path in files:
         try:
             document = load_credential_file(path)
@@ -179,21 +264,19 @@ def verify(files: tuple[str, ...], as_json: bool, recipient: str | None, status_
         else:
             load_error = None
         if load_error is not None:
-            report_json: dict[str, Any] = {"file": path, "verified": False, "status": "invalid", "checks": [{"check": "format", "passed": False, "message": load_error}]}
-            ok, line = False, f"FAIL {path}: invalid — format: {load_error}"
+            report_json: dict[str, Any] = {
+                "file": path, "verified": False, "status": "invalid",
+                "checks": [{"check": "format", "passed": False, "outcome": "failed", "message": load_error}],
+            }
+            code, lines = _EXIT_INVALID, [f"FAIL {path}: invalid — format: {_plain(load_error)}"]
         else:
-            report = verify_credential(document, source=path, recipient=recipient, status_lists=lists)
-            report_json, ok = report.to_json(), report.verified
-            if ok:
-                line = f"OK   {path}: verified — {report_json.get('name')} issued by {report_json.get('issuer')}"
-            else:
-                failure = report.first_failure
-                reason = f"{failure.name}: {failure.message}" if failure else f"status: {report.status}"
-                line = f"FAIL {path}: {report.status} — {reason}"
-        all_ok = all_ok and ok
-        click.echo(json.dumps(report_json, ensure_ascii=False) if as_json else line)
-    if not all_ok:
-        sys.exit(1)
+            report = verify_credential(document, source=path, recipient=recipient, sources=sources, require_bound=require_bound)
+            report_json, lines = report.to_json(), _human(path, report)
+            code = 0 if report.verified else (_EXIT_UNCHECKED if report.status == "unchecked" else _EXIT_INVALID)
+        worst = code if worst == 0 or code == _EXIT_INVALID else worst
+        click.echo(json.dumps(report_json, ensure_ascii=False) if as_json else "\n".join(lines))
+    if worst:
+        sys.exit(worst)
 
 
 @click.command()

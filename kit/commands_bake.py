@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import click
@@ -12,20 +10,14 @@ import click
 from kit.artwork import badge_png, badge_svg, credential_artwork_inputs
 from kit.baking import bake as bake_image
 from kit.errors import InvalidCredential
+from kit.fileio import write_atomic
 
 __all__ = ["artwork", "bake"]
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temp file in the same folder, then rename."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent or Path("."), prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write the baked image atomically, mode 0644 like wallet files (a badge is meant to be shared)."""
+    write_atomic(path, data, mode=0o644)
 
 
 @click.command()

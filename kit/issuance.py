@@ -18,20 +18,23 @@ import re
 import secrets
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from kit.credentials import Award, IssuerProfile, build_credential
+from kit.credentials import Award, IssuerProfile, build_credential, format_datetime
+from kit.didweb import check_did_web, verification_method_id
 from kit.errors import CredkitError
 from kit.fileio import fault_point, write_atomic
 from kit.keys import IssuerKey
 from kit.ledger import IssuedRecord, Ledger
 from kit.proofs import RDFC, sign
-from kit.status import MIN_ENTRIES, PURPOSES, StatusList, status_entry, status_list_credential
+from kit.status import (
+    DEFAULT_LIST_TTL, DEFAULT_LIST_VALIDITY, MIN_ENTRIES, PURPOSES, StatusList, status_entry, status_list_credential,
+)
 
-__all__ = ["AwardRequest", "Issued", "IssueResult", "CredentialIssuer", "StatusPublisher", "wallet_file", "IssuanceError"]
+__all__ = ["AwardRequest", "Issued", "IssueResult", "CredentialIssuer", "StatusPublisher", "wallet_file", "IssuanceError", "issuer_identifier"]
 
 _SAFE_LEARNER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,199}$")
 
@@ -96,17 +99,20 @@ class CredentialIssuer:
         status_purpose: str = "revocation",
         cryptosuite: str = RDFC,
         batch_size: int = 200,
+        issuer_did: str | None = None,
     ) -> None:
         if status_purpose not in PURPOSES:
             raise IssuanceError(f"status purpose must be one of {', '.join(PURPOSES)}")
         self.key, self.profile, self.ledger = key, profile, ledger
+        self.issuer_did = issuer_identifier(key, issuer_did)
         self.wallet_root, self.status_dir = Path(wallet_root), Path(status_dir)
         self.status_base_url = status_base_url.rstrip("/")
         self.status_purpose, self.cryptosuite, self.batch_size = status_purpose, cryptosuite, batch_size
         self._list_url: str | None = None
         self._taken: set[int] = set()
         self.status = StatusPublisher(
-            key=key, ledger=ledger, status_dir=self.status_dir, wallet_root=self.wallet_root, cryptosuite=cryptosuite
+            key=key, ledger=ledger, status_dir=self.status_dir, wallet_root=self.wallet_root, cryptosuite=cryptosuite,
+            issuer_did=self.issuer_did,
         )
 
     # --- issuing ------------------------------------------------------------------------------
@@ -132,7 +138,10 @@ class CredentialIssuer:
     def _sign(self, request: AwardRequest) -> IssuedRecord:
         list_url, index = self._allocate_slot()
         award = dataclasses.replace(request.award, credential_status=status_entry(list_url, index, self.status_purpose))
-        document = sign(build_credential(award, self.profile, self.key.did), self.key, cryptosuite=self.cryptosuite)
+        document = sign(
+            build_credential(award, self.profile, self.issuer_did), self.key, cryptosuite=self.cryptosuite,
+            verification_method=verification_method_id(self.issuer_did, self.key),
+        )
         return IssuedRecord(
             id=award.credential_id, award_key=request.award_key, course=request.course, learner=request.learner,
             achievement_id=award.achievement.id, name=award.achievement.name, status_list=list_url,
@@ -196,9 +205,20 @@ class StatusPublisher:
     """Revocation and suspension: the ledger's states, published as signed status lists."""
 
     def __init__(
-        self, *, key: IssuerKey, ledger: Ledger, status_dir: Path, wallet_root: Path | None = None, cryptosuite: str = RDFC
+        self,
+        *,
+        key: IssuerKey,
+        ledger: Ledger,
+        status_dir: Path,
+        wallet_root: Path | None = None,
+        cryptosuite: str = RDFC,
+        issuer_did: str | None = None,
+        list_validity: timedelta = DEFAULT_LIST_VALIDITY,
+        list_ttl: timedelta = DEFAULT_LIST_TTL,
     ) -> None:
         self.key, self.ledger, self.status_dir, self.cryptosuite = key, ledger, Path(status_dir), cryptosuite
+        self.issuer_did = issuer_identifier(key, issuer_did)
+        self.list_validity, self.list_ttl = list_validity, list_ttl
         # Local wallets get a copy of every list under <wallet>/status/, so a learner's server and
         # an employer handed the wallet can check revocation offline.
         self.wallet_root = Path(wallet_root) if wallet_root is not None else None
@@ -212,7 +232,10 @@ class StatusPublisher:
             bits = StatusList.new(size)
             for index in self.ledger.flagged_indexes(url):
                 bits.set(index, True)
-            document = sign(status_list_credential(url, purpose, bits, self.key.did, now), self.key, cryptosuite=self.cryptosuite)
+            unsigned = status_list_credential(
+                url, purpose, bits, self.issuer_did, now, valid_until=now + self.list_validity, ttl=self.list_ttl
+            )
+            document = sign(unsigned, self.key, cryptosuite=self.cryptosuite, verification_method=verification_method_id(self.issuer_did, self.key))
             name, text = f"{url.rsplit('/', 1)[1]}.json", json.dumps(document, indent=2) + "\n"
             write_atomic(self.status_dir / name, text)
             written.append(self.status_dir / name)
@@ -222,6 +245,18 @@ class StatusPublisher:
                     folder.mkdir(parents=True, exist_ok=True)
                     write_atomic(folder / name, text)
         return written
+
+    def notices(self, list_url: str) -> dict[str, Any]:
+        """The date and reason of each flagged entry on a list, as published next to it (see kit.status.notices_url)."""
+        entries: dict[str, dict[str, str]] = {}
+        for record in self.ledger.flagged_records(list_url):
+            events = [e for e in self.ledger.events(record.id) if e[0] in ("revoke", "suspend")]
+            if events:
+                action, reason, at = events[-1]
+                entries[str(record.status_index)] = {
+                    "state": record.state, "date": format_datetime(at), "reason": reason,
+                }
+        return {"statusListCredential": list_url, "entries": entries}
 
     def change_state(self, credential_id: str, action: str, reason: str) -> IssuedRecord:
         """Revoke, suspend or unsuspend a credential, then republish the status lists."""
@@ -240,6 +275,16 @@ class StatusPublisher:
         record = self.ledger.change_state(credential_id, action, reason)
         self.publish()
         return record
+
+
+def issuer_identifier(key: IssuerKey, issuer_did: str | None) -> str:
+    """The issuer ``id`` credentials carry: the configured did:web, else the key's own did:key."""
+    if not issuer_did or issuer_did == key.did:
+        return key.did
+    try:
+        return check_did_web(issuer_did)
+    except ValueError as exc:
+        raise IssuanceError(f"issuer DID: {exc} (use did:web:<host>[:<path>], or leave it unset for the key's did:key)") from None
 
 
 def _random_free(taken: set[int]) -> int:

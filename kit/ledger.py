@@ -160,6 +160,12 @@ class Ledger:
             )
             return list(session.scalars(query))
 
+    def flagged_records(self, list_url: str) -> list[IssuedRecord]:
+        """The revoked or suspended credentials on a list."""
+        with self._session() as session:
+            query = select(_CredentialRow).where(_CredentialRow.status_list == list_url, _CredentialRow.state != "active")
+            return [IssuedRecord._from_row(row) for row in session.scalars(query)]
+
     def learners_on_list(self, list_url: str) -> list[str]:
         with self._session() as session:
             query = select(_CredentialRow.learner).where(_CredentialRow.status_list == list_url).distinct()

@@ -10,6 +10,7 @@ import copy
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from collections.abc import Callable
 from typing import Any
 
 import base58
@@ -20,7 +21,7 @@ from kit.canonical import DEFAULT_MAX_WORK, canonicalize_jcs, canonicalize_rdfc,
 from kit.errors import CanonicalizationError, SigningError, VerificationError
 from kit.keys import IssuerKey, resolve_did_key
 
-__all__ = ["RDFC", "JCS", "CRYPTOSUITES", "sign", "verify_proof", "ProofStages", "proof_stages", "VerifiedProof"]
+__all__ = ["RDFC", "JCS", "CRYPTOSUITES", "sign", "verify_proof", "ProofStages", "proof_stages", "VerifiedProof", "KeyResolver"]
 
 RDFC = "eddsa-rdfc-2022"
 JCS = "eddsa-jcs-2022"
@@ -143,10 +144,15 @@ def _single_proof(document: dict[str, Any]) -> dict[str, Any]:
     return proof
 
 
-def verify_proof(document: dict[str, Any], *, max_work: int = DEFAULT_MAX_WORK) -> VerifiedProof:
+# verification method -> (controller DID, Ed25519 public key); raises VerificationError.
+KeyResolver = Callable[[str], "tuple[str, bytes]"]
+
+
+def verify_proof(document: dict[str, Any], *, max_work: int = DEFAULT_MAX_WORK, resolve: KeyResolver | None = None) -> VerifiedProof:
     """Check the document's DataIntegrityProof; raises VerificationError naming the failed check.
 
-    The public key comes from the did:key verification method, resolved offline.
+    The public key comes from ``resolve`` (default: did:key methods only, resolved offline). It
+    is resolved after the proof's own shape is checked and before any canonicalization.
     """
     proof = _single_proof(document)
     if proof.get("type") != "DataIntegrityProof":
@@ -166,7 +172,9 @@ def verify_proof(document: dict[str, Any], *, max_work: int = DEFAULT_MAX_WORK) 
     if len(signature) != 64:
         raise VerificationError("proofValue is not a 64-byte Ed25519 signature", check="proof")
     method = proof.get("verificationMethod")
-    controller, public_key = resolve_did_key(method)  # type: ignore[arg-type]
+    if not isinstance(method, str):
+        raise VerificationError("the proof has no verificationMethod", check="proof")
+    controller, public_key = (resolve or resolve_did_key)(method)
 
     unsigned = {k: v for k, v in document.items() if k != "proof"}
     options = {k: v for k, v in proof.items() if k != "proofValue"}

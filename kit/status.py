@@ -13,15 +13,22 @@ import io
 import secrets
 import zlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from kit.contexts import VC_V2
 from kit.credentials import Credential, format_datetime
 from kit.errors import VerificationError
+from kit.sources import Sources, SourceUnavailable
 from kit.verify import STATUS_CHECKERS, StatusOutcome
 
-__all__ = ["MIN_ENTRIES", "PURPOSES", "StatusList", "status_entry", "status_list_credential", "check_status_entry"]
+__all__ = [
+    "MIN_ENTRIES", "PURPOSES", "StatusList", "status_entry", "status_list_credential", "check_status_entry",
+    "notices_url", "DEFAULT_LIST_TTL", "DEFAULT_LIST_VALIDITY",
+]
+
+DEFAULT_LIST_TTL = timedelta(hours=1)  # how long verifiers may cache a list before fetching it again
+DEFAULT_LIST_VALIDITY = timedelta(days=365)  # a list not republished within this stops vouching for anything
 
 MIN_ENTRIES = 131_072  # the spec's minimum: enough that one index says nothing about a learner
 PURPOSES = ("revocation", "suspension")
@@ -108,29 +115,57 @@ def status_entry(list_url: str, index: int, purpose: str) -> dict[str, Any]:
     }
 
 
+def notices_url(list_url: str) -> str:
+    """Where the issuer publishes the date and reason of each revocation or suspension on a list.
+
+    Unsigned and informative only: the verdict comes from the signed list; this file only tells
+    the employer when and why (it is served by the same host as the list).
+    """
+    return f"{list_url}.notices.json"
+
+
 def status_list_credential(
-    list_url: str, purpose: str, status_list: StatusList, issuer_id: str, valid_from: datetime
+    list_url: str,
+    purpose: str,
+    status_list: StatusList,
+    issuer_id: str,
+    valid_from: datetime,
+    *,
+    valid_until: datetime | None = None,
+    ttl: timedelta | None = None,
 ) -> dict[str, Any]:
-    """The unsigned ``BitstringStatusListCredential`` publishing ``status_list`` at ``list_url``."""
-    return {
+    """The unsigned ``BitstringStatusListCredential`` publishing ``status_list`` at ``list_url``.
+
+    ``valid_until`` bounds how long the list vouches for anything (a verifier then reports the
+    status as not checkable until it is republished); ``ttl`` tells verifiers how long to cache it.
+    """
+    document: dict[str, Any] = {
         "@context": [VC_V2],
         "id": list_url,
         "type": ["VerifiableCredential", "BitstringStatusListCredential"],
         "issuer": issuer_id,
         "validFrom": format_datetime(valid_from),
-        "credentialSubject": {
-            "id": f"{list_url}#list",
-            "type": "BitstringStatusList",
-            "statusPurpose": purpose,
-            "encodedList": status_list.encode(),
-        },
     }
+    if valid_until is not None:
+        document["validUntil"] = format_datetime(valid_until)
+    subject: dict[str, Any] = {
+        "id": f"{list_url}#list",
+        "type": "BitstringStatusList",
+        "statusPurpose": purpose,
+        "encodedList": status_list.encode(),
+    }
+    if ttl is not None:
+        subject["ttl"] = int(ttl.total_seconds() * 1000)
+    document["credentialSubject"] = subject
+    return document
 
 
-def check_status_entry(
-    credential: Credential, entry: dict[str, Any], status_lists: dict[str, dict[str, Any]], now: datetime
-) -> StatusOutcome:
-    """Look the credential up in its (verified, same-issuer) status list; raises VerificationError."""
+def check_status_entry(credential: Credential, entry: dict[str, Any], sources: Sources, now: datetime) -> StatusOutcome:
+    """Look the credential up in its (verified, same-issuer, current) status list.
+
+    Raises SourceUnavailable when the list cannot be obtained or no longer vouches (expired, its
+    key unresolvable), VerificationError when it is malformed, forged or someone else's.
+    """
     from kit.verify import verify_credential  # the list is itself a credential, checked the same way
 
     purpose = entry.get("statusPurpose")
@@ -143,13 +178,19 @@ def check_status_entry(
         index = int(entry.get("statusListIndex"))  # type: ignore[arg-type]
     except (TypeError, ValueError):
         raise VerificationError("statusListIndex is not an integer", check="status") from None
-    document = status_lists.get(str(url))
-    if document is None:
-        raise VerificationError(f"status list {url} was not provided (pass --status-list {url}=FILE)", check="status")
-    report = verify_credential(document, source=str(url), now=now)
-    if not report.verified:
-        failure = report.first_failure
-        raise VerificationError(f"status list {url} does not verify ({failure.name + ': ' + failure.message if failure else report.status})", check="status")
+    if not isinstance(url, str) or not url:
+        raise VerificationError("statusListCredential is missing", check="status")
+    fetched = sources.status_list(url, now)
+    report = verify_credential(fetched.document, source=url, sources=sources, now=now)
+    unchecked = report.first_unchecked
+    if report.first_failure is None and unchecked is not None and unchecked.name != "status":
+        raise SourceUnavailable(f"status list {url}: {unchecked.name}: {unchecked.message}", check="status")
+    validity = report.check("validity")
+    if validity is not None and validity.passed is False and report.first_failure is validity:
+        raise SourceUnavailable(f"status list {url} no longer vouches ({validity.message}): its issuer has to republish it", check="status")
+    failure = report.first_failure
+    if failure is not None:
+        raise VerificationError(f"status list {url} does not verify ({failure.name}: {failure.message})", check="status")
     listed = report.credential
     assert listed is not None
     if listed.issuer_id != credential.issuer_id:
@@ -164,9 +205,25 @@ def check_status_entry(
         flagged = bits.get(index)
     except (ValueError, IndexError) as exc:
         raise VerificationError(f"status list {url}: {exc}", check="status") from None
+    where = f"({url}, {fetched.note()})"
+    word = "revoked" if purpose == "revocation" else "suspended"
     if not flagged:
-        return StatusOutcome("active", f"not {'revoked' if purpose == 'revocation' else 'suspended'} ({url})")
-    return StatusOutcome("revoked" if purpose == "revocation" else "suspended", f"{'revoked' if purpose == 'revocation' else 'suspended'} by its issuer ({url})")
+        return StatusOutcome("active", f"valid: not {word} {where}")
+    return StatusOutcome(word, f"{word} by its issuer{_notice(sources, url, index, now)} {where}")
+
+
+def _notice(sources: Sources, list_url: str, index: int, now: datetime) -> str:
+    """`` on DATE: REASON`` from the issuer's published notices, or a note that none is known."""
+    try:
+        notices = sources.status_notices(notices_url(list_url), now)
+    except SourceUnavailable:
+        return " (date and reason not available)"
+    entry = notices.get("entries", {}).get(str(index)) if isinstance(notices, dict) and isinstance(notices.get("entries"), dict) else None
+    if not isinstance(entry, dict):
+        return " (no reason published)"
+    date, reason = entry.get("date"), entry.get("reason")
+    out = f" on {date}" if isinstance(date, str) else ""
+    return out + (f": {reason}" if isinstance(reason, str) and reason else "")
 
 
 STATUS_CHECKERS["BitstringStatusListEntry"] = check_status_entry

@@ -150,10 +150,19 @@ class Wallet:
 
     def verify(self, document: dict[str, Any], *, now: datetime | None = None) -> dict[str, Any]:
         """The kit's verification report as JSON, with the status lists from the wallet."""
+        from kit.didweb import is_did_web
+        from kit.sources import Sources
         from kit.verify import verify_credential  # the kit's verifier: signature, dates, status, schema
 
         try:
-            report = verify_credential(document, status_lists=self.status_lists(), now=now)
+            # The wallet's status lists. A did:web issuer's identity needs its domain: then the DID
+            # document (and a list missing from the wallet) come over HTTPS, cached, as an
+            # employer's `credkit verify` gets them; a did:key credential is checked offline.
+            issuer = document.get("issuer") if isinstance(document, dict) else None
+            issuer_id = issuer.get("id") if isinstance(issuer, dict) else issuer
+            lists = self.status_lists()
+            sources = Sources.online(status_lists=lists) if is_did_web(issuer_id) else Sources(status_lists=lists)
+            report = verify_credential(document, sources=sources, now=now)
         except CredkitError as exc:
             return {"verified": False, "status": "invalid", "checks": [{"check": "format", "passed": False, "message": exc.diagnostics()}]}
         return report.to_json()

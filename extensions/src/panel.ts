@@ -17,6 +17,7 @@ const STATUS_TEXT: { [status: string]: string } = {
   'not-yet-valid': 'Not yet valid',
   revoked: 'Revoked',
   suspended: 'Suspended',
+  unchecked: 'Not checked',
   invalid: 'Invalid'
 };
 

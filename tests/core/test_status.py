@@ -78,5 +78,32 @@ def test_forged_or_foreign_status_lists_are_refused() -> None:
     report = verify_credential(credential, status_lists={URL: wrong_purpose})
     assert "not a revocation list" in report.first_failure.message  # type: ignore[union-attr]
 
+    # a list nobody handed over is neither valid nor invalid: the status could not be checked
     missing = verify_credential(credential)
-    assert missing.status == "invalid" and "--status-list" in missing.first_failure.message  # type: ignore[union-attr]
+    assert missing.status == "unchecked" and not missing.verified and missing.first_failure is None
+    assert "could not be checked" in missing.first_unchecked.message and "--status-list" in missing.first_unchecked.message  # type: ignore[union-attr]
+
+
+def test_an_expired_list_cannot_vouch_and_the_cache_honours_ttl(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from kit.sources import Sources
+
+    key = IssuerKey.generate()
+    credential, status, _ = _setup(key)
+    stale = sign(status_list_credential(URL, "revocation", status, key.did, NOW - timedelta(days=400), valid_until=NOW - timedelta(days=35)), key)
+    report = verify_credential(credential, status_lists={URL: stale})
+    # neither valid nor invalid: the issuer has to republish
+    assert report.status == "unchecked" and report.first_failure is None
+    assert "no longer vouches" in report.first_unchecked.message and "republish" in report.first_unchecked.message  # type: ignore[union-attr]
+
+    fresh = sign(status_list_credential(URL, "revocation", status, key.did, NOW, valid_until=NOW + timedelta(days=365), ttl=timedelta(hours=1)), key)
+    assert fresh["credentialSubject"]["ttl"] == 3_600_000 and "validUntil" in fresh
+    cache = Sources(cache_dir=tmp_path, offline=False)
+    cache._store(URL, fresh, NOW)
+    # within the ttl the cached copy is used without any network; past it, offline still uses it and says when
+    assert cache.status_list(URL, NOW + timedelta(minutes=59)).origin == "cache"
+    offline = Sources(cache_dir=tmp_path, offline=True)
+    late = offline.status_list(URL, NOW + timedelta(hours=2))
+    assert late.origin == "cache" and late.note().startswith("cached copy fetched ")
+    assert verify_credential(credential, sources=offline, now=NOW + timedelta(hours=2)).verified

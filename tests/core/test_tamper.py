@@ -53,7 +53,11 @@ def _altered(value: Any) -> Any:
 def test_issued_credential_verifies(issued: dict[str, Any]) -> None:
     report = verify_credential(issued, recipient="ada.lovelace@example.edu")
     assert report.verified, report.to_json()
-    assert [c.name for c in report.checks] == ["format", "proof", "issuer", "validity", "schema", "recipient"]
+    # every outcome is stated, including the ones that do not apply (no status entry here)
+    assert [c.name for c in report.checks] == ["format", "proof", "issuer", "validity", "schema", "status", "recipient"]
+    issuer = report.check("issuer")
+    assert issuer is not None and issuer.caution and 'the name "Example University" is only claimed' in issuer.message
+    assert report.to_json()["issuer"] == {"id": issued["issuer"]["id"], "name": "Example University", "domain": None, "registries": []}
 
 
 def test_changing_any_leaf_fails_verification(issued: dict[str, Any]) -> None:
@@ -77,9 +81,13 @@ def test_cli_names_the_failing_check_for_a_tampered_file(issued: dict[str, Any],
     (tmp_path / "good.json").write_text(json.dumps(issued))
     plain = run_credkit("verify", str(tmp_path / "good.json"), str(tmp_path / "tampered.json"))
     assert plain.returncode == 1
-    lines = plain.stdout.splitlines()
+    # one verdict line per file, then one indented line per outcome
+    lines = [line for line in plain.stdout.splitlines() if not line.startswith(" ")]
     assert lines[0].startswith("OK") and lines[1].startswith("FAIL") and "tampered.json" in lines[1]
     assert "proof: the signature does not match" in lines[1]
+    details = plain.stdout.split("FAIL", 1)[1].splitlines()[1:]
+    assert any(line.split()[:2] == ["signature", "FAIL"] for line in details), details
+    assert any(line.split()[0] == "issuer" and "identity not bound to any domain" in line for line in plain.stdout.splitlines())
     as_json = run_credkit("verify", "--json", str(tmp_path / "tampered.json"))
     report = json.loads(as_json.stdout)
     assert as_json.returncode == 1 and report["verified"] is False and report["status"] == "invalid"

@@ -109,6 +109,26 @@ def test_sandboxed_grades_become_the_oracles_credentials(tmp_path: Path) -> None
     assert again["issued"] == [] and again["already_issued"] == len(files)
     assert sorted(settings.wallet_root.glob("*/*.json")) == files
 
+    # the issuer's public site: status lists at their URLs' paths, the profile, one page per achievement
+    site = tmp_path / "site"
+    published = run_credkit("publish", "--course", str(course), "--out", str(site))
+    assert published.returncode == 0, published.stderr
+    assert "https://datascience.northbridge.example.edu/" in published.stdout
+    for url in lists:
+        served = json.loads((site / url.removeprefix("https://datascience.northbridge.example.edu/")).read_text())
+        assert served["id"] == url and served["issuer"] == key.did
+    profile = json.loads((site / "issuer.json").read_text())
+    assert profile["id"] == key.did and profile["name"] == load_assessment(FOUNDATIONS).issuer.name
+    for achievement in {i for ids in _expected(LEARNERS).values() for i in ids}:
+        page = site / achievement.removeprefix("https://datascience.northbridge.example.edu/") / "index.html"
+        assert achievement in page.read_text()
+    assert not (site / ".well-known").exists()  # a did:key course has no DID document to publish
+    # a learner without an e-mail is the recipient by id
+    cai_file = next(p for p in files if p.parent.name == "cai")
+    list_args = [a for url, path in list_files.items() for a in ("--status-list", f"{url}={path}")]
+    by_id = run_credkit("verify", "--offline", "--recipient", "cai", *list_args, str(cai_file))
+    assert by_id.returncode == 0 and "issued to cai" in by_id.stdout and "identity not bound to any domain" in by_id.stdout
+
     report = run_credkit("report", "--course", str(course), "--out", str(tmp_path / "report"))
     assert report.returncode == 0, report.stderr
     rows = list(csv.DictReader((tmp_path / "report" / "skills.csv").read_text().splitlines()))

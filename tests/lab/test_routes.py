@@ -118,8 +118,9 @@ async def test_status_needs_the_wallets_status_list(jp_fetch, wallets: Wallets) 
     for path in (wallets.root / "ada" / "status").glob("*.json"):
         path.unlink()
     report = await fetch_json(jp_fetch, "credkit", "credentials", wallets.ids["revoked"], "verify", method="POST", body=b"")
-    assert report["status"] == "invalid"
-    assert any(c["check"] == "status" and "was not provided" in c["message"] for c in report["checks"])
+    # without the list the status is neither valid nor invalid: it could not be checked
+    assert report["status"] == "unchecked" and report["verified"] is False
+    assert any(c["check"] == "status" and c["outcome"] == "could-not-check" and "--status-list" in c["message"] for c in report["checks"])
 
 
 async def test_get_one_returns_document_and_verification(jp_fetch, wallets: Wallets) -> None:
