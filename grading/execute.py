@@ -207,12 +207,12 @@ def missing_test_cells(nb: NotebookNode, submitted_path: str) -> tuple[int, ...]
         with os.fdopen(fd, "rb") as fh:
             if stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
                 submitted = nbformat.reads(fh.read().decode("utf-8"), as_version=4)
-                present = {c.metadata.nbgrader.get("grade_id", "") for c in submitted.cells
+                present = {c["metadata"]["nbgrader"].get("grade_id", "") for c in submitted.cells
                            if "nbgrader" in c.get("metadata", {})}
     except Exception:  # noqa: BLE001 - unreadable: nothing of it counts
         present = set()
     return tuple(i for i, cell in enumerate(nb.cells)
-                 if _is_test_cell(cell) and cell.metadata.nbgrader.get("grade_id") not in present)
+                 if _is_test_cell(cell) and cell["metadata"]["nbgrader"].get("grade_id") not in present)
 
 
 def module_names(source_notebook: str) -> tuple[tuple[str, str], ...]:
@@ -269,7 +269,7 @@ def build_job(nb: NotebookNode, coursedir: CourseDirectory, assignment: str, stu
     for i, cell in enumerate(nb.cells):
         reasons = learner_state_uses(cell.source) if _is_test_cell(cell) and i not in {r[0] for r in refused} else []
         if reasons:
-            grade_id = cell.metadata.nbgrader.get("grade_id", "")
+            grade_id = cell["metadata"]["nbgrader"].get("grade_id", "")
             refused.append((i, "LearnerStateTest", f"test cell {grade_id!r} cannot be judged outside the learner's "
                             f"kernel: {reasons[0]} (see credkit's README, 'Writing tests the checker can judge')"))
     source = os.path.join(coursedir.format_path(coursedir.source_directory, ".", assignment), f"{notebook_id}.ipynb")

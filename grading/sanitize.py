@@ -27,7 +27,6 @@ from typing import Any, cast
 
 import nbformat
 from nbconvert.exporters import NotebookExporter
-from nbgrader import utils
 from nbgrader.preprocessors import OverwriteCells
 from traitlets import Bool
 
@@ -61,8 +60,13 @@ class RestoreMissingCells(OverwriteCells):
         grade_cells = {cell.name: cell for cell in source_nb.grade_cells}
 
         def present() -> dict[str, int]:
-            return {cell.metadata.nbgrader["grade_id"]: i for i, cell in enumerate(nb.cells)
-                    if "nbgrader" in cell.metadata and "grade_id" in cell.metadata.nbgrader}
+            # (the cells nbgrader adds are NotebookNodes holding plain dicts: index, don't dot)
+            found = {}
+            for i, cell in enumerate(nb.cells):
+                grade_id = cell["metadata"].get("nbgrader", {}).get("grade_id")
+                if grade_id is not None:
+                    found[grade_id] = i
+            return found
 
         for position, grade_id in enumerate(source_ids):
             if grade_id not in grade_cells or grade_id in present():
