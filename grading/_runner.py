@@ -224,8 +224,8 @@ class ForkedKernel:
 
     Forking a kernel from the runner, which has IPython, ipykernel and zmq already imported (in the
     sandbox, inherited from the fork server), skips the interpreter start and the imports that
-    dominate a fresh kernel's start-up. The kernel is forked before the request is read and before
-    the harness's secret token exists, so its memory holds neither the notebook nor the token.
+    dominate a fresh kernel's start-up. The kernel is forked before the request is read, so its
+    memory never holds the request (on the checker's side: the notebook and its tests).
     """
 
     ipykernel = True
@@ -458,7 +458,6 @@ async def _serve_bridge(client, kernel: ForkedKernel, read, bridge_fd: int) -> b
     session; pass on the checker's interrupts (a learner call that ran too long). False when the
     learner's kernel is dead or stuck for good."""
     import asyncio
-    import signal as _signal
 
     msg_id = await client._ensure(client.kc.execute(
         SERVE.format(fd=bridge_fd), silent=True, store_history=False, allow_stdin=False))
@@ -487,7 +486,7 @@ async def _serve_bridge(client, kernel: ForkedKernel, read, bridge_fd: int) -> b
             if interrupted > 3 or not kernel._reap():
                 reply.cancel()
                 return False
-            os.kill(kernel.pid, _signal.SIGINT)
+            os.kill(kernel.pid, signal.SIGINT)
 
 
 def serve_checker(request_fd: int, reply_fd: int, bridge_fd: int, control_fd: int,

@@ -23,8 +23,6 @@ import fnmatch
 import logging
 import os
 import stat
-import subprocess
-import sys
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -41,7 +39,7 @@ from traitlets import Bool, Integer, List, Unicode
 
 from .learner_state import learner_state_uses
 from .provenance import ProvenanceStore, provenance_path
-from .sandbox import (ExecutionFailed, Job, Limits, UnsafePair, WarmPool, Sandbox, _exchange, _kill, parse_reply,
+from .sandbox import (ExecutionFailed, Job, Limits, Sandbox, UnsafePair, WarmPool, _exchange, _kill, parse_reply,
                       reply_cap, runner_requests)
 
 __all__ = [
