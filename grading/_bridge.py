@@ -1536,26 +1536,25 @@ class Remote:
         __tracebackhide__ = True
         return self._req("next")
 
+    def _typed(self, op: str, kind: type, what: str, **fields: Any) -> Any:
+        """A request whose answer must be of exactly ``kind`` (the learner may answer anything)."""
+        __tracebackhide__ = True
+        r = self._req(op, **fields)
+        if type(r) is not kind:
+            raise TypeError(f"credkit: {what} of a learner object did not give {'a bool' if kind is bool else 'text'}")
+        return r
+
     def __contains__(self, item: Any) -> bool:
         __tracebackhide__ = True
-        r = self._req("contains", value=item)
-        if type(r) is not bool:
-            raise TypeError("credkit: `in` on a learner object did not give a bool")
-        return r
+        return self._typed("contains", bool, "`in`", value=item)
 
     def __bool__(self) -> bool:
         __tracebackhide__ = True
-        r = self._req("bool")
-        if type(r) is not bool:
-            raise TypeError("credkit: bool() of a learner object did not give a bool")
-        return r
+        return self._typed("bool", bool, "bool()")
 
     def __str__(self) -> str:
         __tracebackhide__ = True
-        r = self._req("str")
-        if type(r) is not str:
-            raise TypeError("credkit: str() of a learner object did not give text")
-        return r
+        return self._typed("str", str, "str()")
 
     def __repr__(self) -> str:
         try:
@@ -1571,10 +1570,7 @@ class Remote:
 
     def __format__(self, spec: str) -> str:
         __tracebackhide__ = True
-        r = self._req("format", spec=str(spec))
-        if type(r) is not str:
-            raise TypeError("credkit: format() of a learner object did not give text")
-        return r
+        return self._typed("format", str, "format()", spec=str(spec))
 
     def __eq__(self, other: object) -> bool:
         return self is other

@@ -101,6 +101,7 @@ def load_bridge():  # type: ignore[no-untyped-def]
 
 
 # -- the control channel between the two runners: length-prefixed JSON frames -------------------
+# (the checker's kernel and runner write with send_frame; the runners read with _frames' reader)
 
 def send_frame(fd: int, message: object) -> None:
     data = json.dumps(message).encode()
@@ -108,42 +109,6 @@ def send_frame(fd: int, message: object) -> None:
     while view:
         n = os.write(fd, view)
         view = view[n:]
-
-
-def _read_exact(fd: int, n: int, deadline: float | None) -> bytes | None:
-    import select
-    import time
-
-    chunks, got = [], 0
-    while got < n:
-        if deadline is not None:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
-                raise TimeoutError("no answer in time")
-        data = os.read(fd, min(n - got, 1 << 20))
-        if not data:
-            return None
-        chunks.append(data)
-        got += len(data)
-    return b"".join(chunks)
-
-
-def recv_frame(fd: int, *, limit: int = FRAME_LIMIT, timeout: float | None = None) -> object:
-    """The next message, or None at end of stream. Raises TimeoutError, or ValueError for a frame
-    that is too large or not JSON (the other side is not trusted)."""
-    import time
-
-    deadline = None if timeout is None else time.monotonic() + timeout
-    head = _read_exact(fd, 4, deadline)
-    if head is None:
-        return None
-    size = int.from_bytes(head, "big")
-    if size > limit:
-        raise ValueError(f"a message of {size} bytes (more than {limit})")
-    body = _read_exact(fd, size, deadline)
-    if body is None:
-        return None
-    return json.loads(body)
 
 
 def _on_cell_executed(cell, execute_reply, **_):  # type: ignore[no-untyped-def]

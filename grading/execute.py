@@ -20,6 +20,7 @@ safely"); under stock nbgrader each notebook is executed synchronously.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import logging
 import os
 import stat
@@ -33,6 +34,7 @@ import nbformat
 from nbconvert.exporters.exporter import ResourcesDict
 from nbformat.notebooknode import NotebookNode
 from nbgrader.api import Gradebook
+from nbgrader import utils
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool, Integer, List, Unicode
@@ -48,8 +50,7 @@ __all__ = [
     "Broker",
     "DirectBroker",
     "UnsafeNoSandboxBroker",
-    "working_copy",
-    "released_files",
+    "job_files",
     "missing_test_cells",
     "build_job",
     "module_names",
@@ -155,40 +156,29 @@ def _read_tree(root: Path, patterns: list[str], budget: list[int]) -> dict[str, 
     return files
 
 
-def working_copy(
-    coursedir: CourseDirectory, assignment: str, student: str, *, exclude_overwriting: list[str],
-    disk_bytes: int,
-) -> dict[str, bytes]:
-    """The files the learner's code may see, as nbgrader's autograde lays them out.
+def job_files(coursedir: CourseDirectory, assignment: str, student: str, *, exclude_overwriting: list[str],
+              disk_bytes: int) -> tuple[dict[str, bytes], dict[str, bytes]]:
+    """(working copy, released files) of one submission, each relative path → bytes.
 
-    The submission's own files, overlaid with the assessment's non-notebook source files (what
-    ``nbgrader autograde`` copies in). Never any notebook (the sanitized notebooks hold the hidden
-    tests; the executed notebook travels separately), never through a symlink.
+    The released files are the assessment's non-notebook source files except those the learner is
+    meant to change (``exclude_overwriting``): the checker's, pristine. The working copy is what
+    ``nbgrader autograde`` lays out for the learner's code: the submission's own files overlaid with
+    the released ones. Never any notebook (the sanitized notebooks hold the hidden tests; the
+    executed notebook travels separately), never through a symlink; the source is read once.
     """
     budget = [disk_bytes]
-    files = _read_tree(Path(coursedir.format_path(coursedir.submitted_directory, student, assignment)),
-                       list(coursedir.ignore), budget)
     source = _read_tree(Path(coursedir.format_path(coursedir.source_directory, ".", assignment)),
                         list(coursedir.ignore), budget)
-    for rel, data in source.items():
-        if rel not in exclude_overwriting:
-            files[rel] = data
-    return files
-
-
-def released_files(coursedir: CourseDirectory, assignment: str, *, exclude_overwriting: list[str],
-                   disk_bytes: int) -> dict[str, bytes]:
-    """The instructor's files that test code reads, pristine: the assessment's non-notebook source
-    files, except those the learner is meant to change (``exclude_overwriting``), never through a
-    symlink."""
-    source = _read_tree(Path(coursedir.format_path(coursedir.source_directory, ".", assignment)),
-                        list(coursedir.ignore), [disk_bytes])
-    return {rel: data for rel, data in source.items() if rel not in exclude_overwriting}
+    released = {rel: data for rel, data in source.items() if rel not in exclude_overwriting}
+    files = _read_tree(Path(coursedir.format_path(coursedir.submitted_directory, student, assignment)),
+                       list(coursedir.ignore), budget)
+    files.update(released)
+    return files, released
 
 
 def _is_test_cell(cell: NotebookNode) -> bool:
-    md = cell.get("metadata", {}).get("nbgrader", {})
-    return cell.get("cell_type") == "code" and bool(md.get("grade")) and not md.get("solution")
+    """An autograded test cell: nbgrader's grade cell that is not a solution."""
+    return cell.cell_type == "code" and bool(utils.is_grade(cell)) and not utils.is_solution(cell)
 
 
 def missing_test_cells(nb: NotebookNode, submitted_path: str) -> tuple[int, ...]:
@@ -214,6 +204,16 @@ def missing_test_cells(nb: NotebookNode, submitted_path: str) -> tuple[int, ...]
 
 
 def module_names(source_notebook: str) -> tuple[tuple[str, str], ...]:
+    """The same for every submission: read once per version of the file (see _module_names)."""
+    try:
+        version = os.stat(source_notebook).st_mtime_ns
+    except OSError:
+        return ()  # no source notebook (a hook course without source/): none known
+    return _module_names(source_notebook, version)
+
+
+@functools.lru_cache(maxsize=64)
+def _module_names(source_notebook: str, version: int) -> tuple[tuple[str, str], ...]:
     """(name, module) for every ``import m`` / ``import m as name`` / ``from pkg import module`` in the
     instructor's source notebook: test code reading those names gets the checker's own import of the
     module, whatever the learner's kernel binds them to (a fake ``np`` whose ``allclose`` always
@@ -223,7 +223,7 @@ def module_names(source_notebook: str) -> tuple[tuple[str, str], ...]:
 
     try:
         source = nbformat.read(source_notebook, as_version=4)
-    except Exception:  # noqa: BLE001 - no source notebook (a hook course without source/): none known
+    except Exception:  # noqa: BLE001 - unreadable: none known
         return ()
     names: dict[str, str] = {}
     for cell in source.cells:
@@ -257,15 +257,17 @@ def module_names(source_notebook: str) -> tuple[tuple[str, str], ...]:
 def build_job(nb: NotebookNode, coursedir: CourseDirectory, assignment: str, student: str, notebook_id: str, *,
               exclude_overwriting: list[str], disk_bytes: int) -> Job:
     """What the worker needs to execute one sanitized notebook of a submission."""
-    files = working_copy(coursedir, assignment, student, exclude_overwriting=exclude_overwriting,
-                         disk_bytes=disk_bytes)
-    released = released_files(coursedir, assignment, exclude_overwriting=exclude_overwriting, disk_bytes=disk_bytes)
+    files, released = job_files(coursedir, assignment, student, exclude_overwriting=exclude_overwriting,
+                                disk_bytes=disk_bytes)
     submitted = os.path.join(coursedir.format_path(coursedir.submitted_directory, student, assignment),
                              f"{notebook_id}.ipynb")
+    missing = missing_test_cells(nb, submitted)
     refused = [(i, "MissingTestCell", "this test cell was missing from the submission; it was restored from "
-                "the release and scores 0") for i in missing_test_cells(nb, submitted)]
+                "the release and scores 0") for i in missing]
     for i, cell in enumerate(nb.cells):
-        reasons = learner_state_uses(cell.source) if _is_test_cell(cell) and i not in {r[0] for r in refused} else []
+        if i in missing or not _is_test_cell(cell):
+            continue
+        reasons = learner_state_uses(cell.source)
         if reasons:
             grade_id = cell["metadata"]["nbgrader"].get("grade_id", "")
             refused.append((i, "LearnerStateTest", f"test cell {grade_id!r} cannot be judged outside the learner's "

@@ -11,6 +11,7 @@ release. The README ("Writing tests the checker can judge") says how to write on
 from __future__ import annotations
 
 import ast
+import functools
 
 __all__ = ["learner_state_uses"]
 
@@ -23,7 +24,8 @@ _SHELL_NAMES = {"get_ipython", "In", "Out", "_ih", "_oh", "_dh"}
 _MAGICS = ("%who", "%whos", "%history", "%hist", "%store", "%matplotlib")
 
 
-def learner_state_uses(source: str) -> list[str]:
+@functools.lru_cache(maxsize=1024)  # a test cell's text is the same in every submission
+def learner_state_uses(source: str) -> tuple[str, ...]:
     """Why ``source`` (a test cell) needs state of the learner's kernel; empty when it does not."""
     reasons: list[str] = []
     code_lines = []
@@ -35,7 +37,7 @@ def learner_state_uses(source: str) -> list[str]:
     try:
         tree = ast.parse("\n".join(code_lines))
     except SyntaxError:
-        return reasons  # it fails on its own, with its SyntaxError, as under stock nbgrader
+        return tuple(reasons)  # it fails on its own, with its SyntaxError, as under stock nbgrader
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _PYPLOT_STATE:
             reasons.append(f"it calls {ast.unparse(node.func)}(), which reads pyplot's current figure "
@@ -47,4 +49,4 @@ def learner_state_uses(source: str) -> list[str]:
             reasons.append(f"it reads {node.id}, the learner's shell or history")
         elif isinstance(node, ast.Attribute) and node.attr == "modules" and ast.unparse(node.value) == "sys":
             reasons.append("it reads sys.modules, the learner's loaded modules")
-    return list(dict.fromkeys(reasons))
+    return tuple(dict.fromkeys(reasons))

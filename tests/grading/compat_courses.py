@@ -23,7 +23,7 @@ from pathlib import Path
 
 import nbformat
 import nbgrader
-from grading_course import VENV_BIN, grader_env
+from grading_course import VENV_BIN, grader_env, run_nbgrader
 from nbformat.v4 import new_code_cell, new_notebook
 
 NBGRADER = Path(nbgrader.__file__).resolve().parent
@@ -141,11 +141,7 @@ def _config(course: Path, course_id: str) -> None:
 
 
 def _nbgrader(course: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([str(VENV_BIN / "nbgrader"), *args], cwd=course, env=grader_env(course),
-                          capture_output=True, text=True, timeout=900)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"nbgrader {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
-    return proc
+    return run_nbgrader(course, *args, check=check, timeout=900)  # the fixture course is slow under stock
 
 
 def build_docs_course(root: Path) -> Path:

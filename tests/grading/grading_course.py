@@ -128,9 +128,10 @@ def grader_env(course: Path) -> dict[str, str]:
     return env
 
 
-def run_nbgrader(course: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def run_nbgrader(course: Path, *args: str, check: bool = True,
+                 timeout: float = 600) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run([str(VENV_BIN / "nbgrader"), *args], cwd=course, env=grader_env(course),
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(f"nbgrader {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
     return proc
