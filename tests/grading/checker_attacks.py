@@ -54,6 +54,25 @@ def _run_cell_patched(self, raw_cell, *args, **kwargs):
 InteractiveShell.run_cell = _run_cell_patched
 """
 
+# -- 2a'. the same class, one layer down or up: the kernel's handler, the instance's transform_cell
+# (a patch of InteractiveShell.run_cell_async changes nothing under stock with ipykernel 7: not used)
+DO_EXECUTE = """
+from ipykernel.ipkernel import IPythonKernel
+
+_do_execute = IPythonKernel.do_execute
+
+async def _do_execute_patched(self, code, *args, **kwargs):
+    if 'assert' in code:
+        code = 'pass\\n'
+    return await _do_execute(self, code, *args, **kwargs)
+
+IPythonKernel.do_execute = _do_execute_patched
+"""
+TRANSFORM_CELL = """
+_ip = get_ipython()
+_ip.transform_cell = lambda raw, _orig=_ip.transform_cell: 'pass\\n' if 'assert' in raw else _orig(raw)
+"""
+
 # -- 2b. showtraceback and ExecutionResult patched: a failing cell leaves no error output ---------------
 TRACEBACK = """
 from IPython.core.interactiveshell import ExecutionResult, InteractiveShell
@@ -187,6 +206,8 @@ def attackers() -> dict[str, tuple[dict[str, str], float]]:
         "displayhook": (_code(DISPLAYHOOK.format(body="    return []\n")), 5.0),
         "runcell": (_code(RUN_CELL + "\n" + SQUARES_BLANK), 5.0),
         "traceback": (_code(TRACEBACK + "\n" + SQUARES_BLANK), 5.0),
+        "doexecute": (_code(DO_EXECUTE + "\n" + SQUARES_BLANK), 5.0),
+        "transformcell": (_code(TRANSFORM_CELL + "\n" + SQUARES_BLANK), 5.0),
         # nothing is right; the hook helps every cell after the one that registered it
         "eventhook": (_code(EVENT_HOOK + "\ndef squares(n):\n    _register_once()\n    return []\n", MEAN_BLANK), 0.0),
         # squares is right (5), mean is not
@@ -207,6 +228,8 @@ def honest_with_attack() -> dict[str, dict[str, str]]:
         "displayhook-ok": _code(DISPLAYHOOK.format(body=HONEST_SQUARES_BODY)),
         "runcell-ok": _code(RUN_CELL + "\n" + HONEST["squares"]),
         "traceback-ok": _code(TRACEBACK + "\n" + HONEST["squares"]),
+        "doexecute-ok": _code(DO_EXECUTE + "\n" + HONEST["squares"]),
+        "transformcell-ok": _code(TRANSFORM_CELL + "\n" + HONEST["squares"]),
         "eventhook-ok": _code(EVENT_HOOK + "\ndef squares(n):\n    _register_once()\n" + HONEST_SQUARES_BODY),
         "transformer-ok": _code(TRANSFORMER + "\ndef squares(n):\n    _register_once()\n" + HONEST_SQUARES_BODY),
         "faketype-ok": _code(FAKE_TYPE + "\ndef squares(n):\n    _install_fake_type()\n" + HONEST_SQUARES_BODY),
