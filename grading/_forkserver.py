@@ -49,6 +49,8 @@ CLONE_NEWUTS = 0x04000000
 CLONE_NEWIPC = 0x08000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
+CLONE_NEWUSER, CLONE_NEWTIME = 0x10000000, 0x00000080
+NAMESPACE_FLAGS = CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWUSER | CLONE_NEWTIME
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND = 1, 2, 4, 8, 32, 4096
 MS_REC, MS_PRIVATE = 0x4000, 1 << 18
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 4, 24, 38
@@ -56,6 +58,23 @@ SIOCSIFFLAGS, IFF_UP, IFF_LOOPBACK, IFF_RUNNING = 0x8914, 0x1, 0x8, 0x40
 WORKDIR = "/home/learner"
 CHECKDIR = "/home/checker"
 CHECK_LAYERS = "/opt/credkit-check"
+CGROUPS = "/opt/credkit-cgroup"  # the worker's cgroup subtrees for this server, one per controller
+SYS_KEYCTL, KEYCTL_JOIN_SESSION_KEYRING = 250, 1  # x86_64
+# Syscalls learner code never needs, refused with EPERM (docker's default profile refuses them too):
+# the kernel's key store (a keyring outlives the execution: a channel between learners), every
+# namespace and mount operation (nested user namespaces give back capabilities), tracing, kernel
+# modules and BPF, and the clock.
+DENIED_SYSCALLS = (
+    "add_key", "keyctl", "request_key",
+    "unshare", "setns", "mount", "umount2", "pivot_root", "chroot", "open_tree", "move_mount",
+    "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr",
+    "ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_getfd",
+    "bpf", "perf_event_open", "userfaultfd", "fanotify_init", "open_by_handle_at", "name_to_handle_at",
+    "init_module", "finit_module", "delete_module", "kexec_load", "kexec_file_load", "reboot",
+    "swapon", "swapoff", "acct", "quotactl", "syslog", "vhangup", "iopl", "ioperm", "lookup_dcookie",
+    "settimeofday", "clock_settime", "clock_adjtime", "adjtimex",
+    "io_uring_setup", "io_uring_enter", "io_uring_register",
+)
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 libc = ctypes.CDLL(None, use_errno=True)
@@ -104,12 +123,85 @@ def _become_unprivileged(uid: int, gid: int, limits: dict) -> None:  # type: ign
         raise OSError("still root after setresuid")
 
 
+def _syscall_filter():  # type: ignore[no-untyped-def]
+    """The seccomp filter every process of an execution runs under: built once in the server (it
+    imports libseccomp's bindings), loaded by each side's init before anything of the learner's runs."""
+    import errno
+
+    import pyseccomp as seccomp
+
+    denied = seccomp.ERRNO(errno.EPERM)
+    rules = seccomp.SyscallFilter(seccomp.ALLOW)
+    for name in DENIED_SYSCALLS:
+        try:
+            rules.add_rule(denied, name)
+        except (OSError, ValueError):  # not a syscall of this architecture
+            continue
+    # clone: new threads and processes, never new namespaces. clone3 passes its flags in memory a
+    # filter cannot read: ENOSYS makes the C library fall back to clone, which is checked.
+    for flag in (1 << bit for bit in range(32) if NAMESPACE_FLAGS >> bit & 1):
+        rules.add_rule(denied, "clone", seccomp.Arg(0, seccomp.MASKED_EQ, flag, flag))
+    rules.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
+    return rules
+
+
+def _join_cgroups(name: str, limits: dict) -> list[str]:  # type: ignore[type-arg]
+    """Put this process (and so everything it starts) in a cgroup of its own under each of the
+    worker's controller folders, limited as a whole: memory, processes, CPU. Returns the folders
+    made (the pair's parent removes them once the side has ended)."""
+    made = []
+    if not os.path.isdir(CGROUPS):
+        return made
+    memory, cpu_quota, period = int(limits["memory_bytes"]), int(float(limits["cpus"]) * 100_000), 100_000
+    for controller in sorted(os.listdir(CGROUPS)):
+        folder = os.path.join(CGROUPS, controller, name)
+        os.mkdir(folder, 0o700)
+        made.append(folder)
+        settings: list[tuple[str, str]] = {
+            # cgroup v2: one folder with every controller; v1: one hierarchy per controller.
+            "unified": [("memory.max", str(memory)), ("memory.swap.max", "0"), ("pids.max", str(limits["processes"])),
+                        ("cpu.max", f"{cpu_quota} {period}")],
+            "memory": [("memory.limit_in_bytes", str(memory)), ("memory.memsw.limit_in_bytes", str(memory))],
+            "pids": [("pids.max", str(limits["processes"]))],
+            "cpu": [("cpu.cfs_period_us", str(period)), ("cpu.cfs_quota_us", str(cpu_quota))],
+        }[controller]
+        for key, value in settings:
+            path = os.path.join(folder, key)
+            if os.path.exists(path):  # memsw and swap.max only where swap is accounted
+                with open(path, "w") as fh:
+                    fh.write(value)
+        with open(os.path.join(folder, "cgroup.procs"), "w") as fh:
+            fh.write("0")  # this process: its children are born in it
+    return made
+
+
+def _cgroups_of(ident: object) -> list[str]:
+    controllers = os.listdir(CGROUPS) if os.path.isdir(CGROUPS) else []
+    return [os.path.join(CGROUPS, c, f"exec-{ident}-{role}") for c in controllers for role in ("learner", "checker")]
+
+
+def _remove_cgroups(folders: list[str], tries: int = 50) -> None:
+    """Remove a side's cgroups once its processes are gone (they may take a moment to be reaped)."""
+    import time
+
+    for folder in folders:
+        for _ in range(tries):
+            try:
+                os.rmdir(folder)
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                time.sleep(0.02)
+
+
 def _exit_code(status: int) -> int:
     code = os.waitstatus_to_exitcode(status)
     return code if code >= 0 else 128 - code
 
 
-def _sub_execution(runner, role: str, request: dict, fds: dict, peer_fds: list, parent_pid: int) -> None:  # type: ignore[no-untyped-def,type-arg]
+def _sub_execution(runner, syscall_filter, role: str, request: dict, fds: dict, peer_fds: list,  # type: ignore[no-untyped-def,type-arg]
+                   parent_pid: int) -> None:
     """One side of the pair (``learner`` or ``checker``), in a child of the pair's parent: its own
     PID, network, IPC, UTS and cgroup namespaces, its own /tmp, its own unprivileged user."""
     _check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")
@@ -120,14 +212,21 @@ def _sub_execution(runner, role: str, request: dict, fds: dict, peer_fds: list, 
     limits = request["limits"]
     user = request[role]
     uid, gid = int(user["uid"]), int(user["gid"])
+    # A session keyring of its own (a keyring is a kernel object any process of the user can name).
+    if libc.syscall(SYS_KEYCTL, KEYCTL_JOIN_SESSION_KEYRING, None) < 0:
+        raise OSError(ctypes.get_errno(), "keyctl: a session keyring of its own")
+    _join_cgroups(f"exec-{request['id']}-{role}", limits)
     _check(libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP),
            "unshare")
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     # A Python installation under /tmp (a checkout's .venv) must stay visible above the fresh /tmp:
     # hold it open, then bind it back in through /proc/self/fd once the tmpfs is mounted.
     held = [(path, os.open(path, os.O_PATH | os.O_DIRECTORY)) for path in request["keep_under_tmp"]]
-    size = int(limits["disk_bytes"])
-    _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode=1777")
+    size, inodes = int(limits["disk_bytes"]), int(limits["inodes"])
+    _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},nr_inodes={inodes},mode=1777")
+    # Terminals of its own: a devpts instance no other execution shares (bwrap's /dev/ptmx points
+    # into /dev/pts, so it follows).
+    _mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0600")
     for path, fd in held:
         os.makedirs(path, mode=0o755, exist_ok=True)
         _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
@@ -137,7 +236,7 @@ def _sub_execution(runner, role: str, request: dict, fds: dict, peer_fds: list, 
         # The checker's working directory: the instructor's released files (pristine, on top) over
         # the learner's working copy (below, read-only through the overlay); what test code writes
         # goes to an upper layer of its own and never reaches the learner.
-        _mount("tmpfs", CHECK_LAYERS, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode=0755")
+        _mount("tmpfs", CHECK_LAYERS, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},nr_inodes={inodes},mode=0755")
         for name in ("released", "upper", "work"):
             os.mkdir(os.path.join(CHECK_LAYERS, name), 0o755)
             os.chown(os.path.join(CHECK_LAYERS, name), uid, gid)
@@ -161,6 +260,7 @@ def _sub_execution(runner, role: str, request: dict, fds: dict, peer_fds: list, 
     # Changing user cleared the parent-death signal: set it again, for the user it now is.
     _check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")
     libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    syscall_filter.load()  # from here on, for this process and all it starts
     child = os.fork()
     if child == 0:  # the runner (non-dumpable, as fork passes it on)
         if role == "checker":
@@ -176,8 +276,8 @@ def _sub_execution(runner, role: str, request: dict, fds: dict, peer_fds: list, 
             os._exit(_exit_code(status))
 
 
-def _execution(runner, request: dict, learner_request: int, checker_request: int, reply_fd: int,  # type: ignore[no-untyped-def,type-arg]
-               server_pid: int) -> None:
+def _execution(runner, syscall_filter, request: dict, learner_request: int, checker_request: int,  # type: ignore[no-untyped-def,type-arg]
+               reply_fd: int, server_pid: int) -> None:
     """In the forked child: the parent of one notebook's pair of sandboxes (learner and checker).
 
     It holds the mount namespace in which the learner's working copy lives (so the checker can see
@@ -203,7 +303,8 @@ def _execution(runner, request: dict, learner_request: int, checker_request: int
     learner = request["learner"]
     # 0755: the checker's user reads what learner code wrote (nobody else shares this namespace).
     _mount("tmpfs", WORKDIR, "tmpfs", MS_NOSUID | MS_NODEV,
-           f"size={int(limits['disk_bytes'])},mode=0755,uid={int(learner['uid'])},gid={int(learner['gid'])}")
+           f"size={int(limits['disk_bytes'])},nr_inodes={int(limits['inodes'])},mode=0755,"
+           f"uid={int(learner['uid'])},gid={int(learner['gid'])}")
     bridge_l, bridge_c = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     control_l, control_c = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     learner_fds = {"request": learner_request, "bridge": bridge_l.detach(), "control": control_l.detach()}
@@ -216,7 +317,7 @@ def _execution(runner, request: dict, learner_request: int, checker_request: int
         if pid == 0:
             code = 1
             try:
-                _sub_execution(runner, role, request, own, list(other.values()), me)
+                _sub_execution(runner, syscall_filter, role, request, own, list(other.values()), me)
             finally:
                 os._exit(code)
         pids[pid] = role
@@ -230,6 +331,7 @@ def _execution(runner, request: dict, learner_request: int, checker_request: int
             code = _exit_code(status)
             for other in pids:  # the learner's side: nothing left to answer
                 os.kill(other, signal.SIGKILL)
+    _remove_cgroups(_cgroups_of(request["id"]))
     os._exit(code)
 
 
@@ -249,6 +351,7 @@ def _preload(modules: list[str]) -> None:
 def serve(control: socket.socket) -> None:
     runner = _load_runner()
     runner.preload()
+    syscall_filter = _syscall_filter()
     children: dict[int, int] = {}  # pid → request id
     pids: dict[int, int] = {}  # request id → pid
     wake_r, wake_w = os.pipe()
@@ -295,7 +398,7 @@ def serve(control: socket.socket) -> None:
                     try:
                         signal.set_wakeup_fd(-1)
                         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                        _execution(runner, message, fds[0], fds[1], fds[2], server_pid)
+                        _execution(runner, syscall_filter, message, fds[0], fds[1], fds[2], server_pid)
                     finally:
                         os._exit(code)
                 for fd in fds:
@@ -312,6 +415,7 @@ def serve(control: socket.socket) -> None:
                     ident = children.pop(pid, None)
                     if ident is not None:
                         pids.pop(ident, None)
+                        _remove_cgroups(_cgroups_of(ident), tries=1)  # a killed pair leaves them
                         send({"id": ident, "exit": _exit_code(status)})
 
 

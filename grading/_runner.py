@@ -140,17 +140,54 @@ def _client(extra_arguments: list[str]):  # type: ignore[no-untyped-def]
         _spent = 0
         _told = False
 
+        interrupt_grace = 3.0
+
+        def _over_budget(self, msg, copies: int = 1) -> bool:  # type: ignore[no-untyped-def]
+            """Count a message against the budget (every copy it writes; the budget is never given
+            back, so clearing and rewriting counts too); True once it is spent."""
+            self._spent += copies * len(json.dumps(msg.get("content", {})))
+            return self._spent > self.output_limit
+
+        def _note_limit(self, outs) -> None:  # type: ignore[no-untyped-def]
+            if not self._told:
+                self._told = True
+                outs.append(nbformat.v4.new_output(
+                    "stream", name="stderr",
+                    text=f"[credkit: output limit of {self.output_limit} bytes reached; further output dropped]\n"))
+
         def output(self, outs, msg, display_id, cell_index):  # type: ignore[no-untyped-def]
-            self._spent += len(json.dumps(msg.get("content", {})))
-            if self._spent > self.output_limit:
-                if not self._told:
-                    self._told = True
-                    outs.append(nbformat.v4.new_output(
-                        "stream", name="stderr",
-                        text=f"[credkit: output limit of {self.output_limit} bytes reached; "
-                        "further output dropped]\n"))
+            if self._over_budget(msg):
+                self._note_limit(outs)
                 return None
             return super().output(outs, msg, display_id, cell_index)
+
+        def _update_display_id(self, display_id, msg):  # type: ignore[no-untyped-def]
+            # An update rewrites every output shown with that id, in every cell: each copy counts.
+            copies = sum(len(v) for v in self._display_id_map.get(display_id, {}).values())
+            if self._over_budget(msg, max(1, copies)):
+                if self.nb.cells:
+                    self._note_limit(self.nb.cells[-1].setdefault("outputs", []))
+                return None
+            return super()._update_display_id(display_id, msg)
+
+        async def _async_handle_timeout(self, timeout, cell=None):  # type: ignore[no-untyped-def]
+            """At a cell's timeout, interrupt; a cell still running after a short grace (it ignores
+            SIGINT) is killed with its kernel, so it cannot hold the slot for every later cell's
+            timeout. The cells after it then fail as after any kernel death."""
+            from nbclient.exceptions import DeadKernelError
+
+            reply = await super()._async_handle_timeout(timeout, cell)
+            try:  # the interrupted cell's own reply (nbclient goes on with the timeout's error reply)
+                await self._ensure(self.kc.shell_channel.get_msg(timeout=self.interrupt_grace))
+            except Exception:  # noqa: BLE001 - queue.Empty: no reply within the grace
+                self.km.kill()
+                if cell is not None:
+                    cell.outputs.append(nbformat.v4.new_output(
+                        "error", ename="CellTimeoutError", evalue="",
+                        traceback=[f"CellTimeoutError: the cell ran past its {timeout} s timeout and "
+                                   "ignored the interrupt; its kernel was stopped"]))
+                raise DeadKernelError("the kernel was stopped: its cell ignored the interrupt") from None
+            return reply
 
         async def set_execution_count(self, count: int) -> None:
             """Make the kernel number its next cell ``count``, as one kernel running every cell
@@ -377,6 +414,7 @@ def serve_learner(request_fd: int, bridge_fd: int, control_fd: int, settings: di
             _write_files(request["files"], os.getcwd())
             client.timeout = int(request["cell_timeout"])
             client.output_limit = int(request["output_limit"])
+            client.interrupt_grace = float(request.get("interrupt_grace", 3))
             client.nb = nbformat.v4.new_notebook()
             next_count = 1
             while True:
@@ -498,6 +536,7 @@ def serve_checker(request_fd: int, reply_fd: int, bridge_fd: int, control_fd: in
             client.nb = nb
             client.timeout = int(request["cell_timeout"])
             client.output_limit = int(request["output_limit"])
+            client.interrupt_grace = float(request.get("interrupt_grace", 3))
             modules = json.dumps(request.get("modules", {}))
             await client.async_wait_for_reply(await client._ensure(client.kc.execute(
                 USE_MODULES.format(mapping=modules), silent=True, store_history=False)))
@@ -505,6 +544,7 @@ def serve_checker(request_fd: int, reply_fd: int, bridge_fd: int, control_fd: in
             if info is not None and "language_info" in info["content"]:
                 nb.metadata["language_info"] = info["content"]["language_info"]
             learner_gone = ""  # why the learner's side no longer answers, once it does not
+            learner_spent = 0  # bytes of outputs the learner's cells have returned
             count, next_count = 0, 1
             for index, cell in enumerate(nb.cells):
                 if cell.cell_type != "code" or not cell.source.strip():
@@ -539,7 +579,10 @@ def serve_checker(request_fd: int, reply_fd: int, bridge_fd: int, control_fd: in
                         learner_gone = "the learner's kernel died"
                         cell.outputs = [_error_output("LearnerKernelDied", learner_gone)]
                         continue
-                    cell.outputs = _valid_outputs(answer.get("outputs"))
+                    # The learner's side keeps to the budget; the checker holds it to it all the same.
+                    learner_spent += len(json.dumps(answer.get("outputs")))
+                    cell.outputs = (_valid_outputs(answer.get("outputs")) if learner_spent <= client.output_limit
+                                    else [_error_output("OutputLimit", "the learner's outputs exceeded the budget")])
                     if answer.get("dead"):
                         learner_gone = "the learner's kernel died"
                         cell.outputs.append(_error_output("DeadKernelError", "Kernel died"))

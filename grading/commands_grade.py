@@ -22,7 +22,7 @@ def run_grade(
     assignment: str, *, course_dir: str = ".", student: str = "*", force: bool = False,
     cluster: str | None = None, workers: int | None = None, cell_timeout: int | None = None,
     total_timeout: int | None = None, unsafe_no_sandbox: bool = False, verbose: bool = False,
-    progress: Any = None,
+    progress: Any = None, unsafe_no_cgroup_limits: bool = False,
 ) -> Any:
     """Grade one assessment's submissions in a course; returns the BatchResult.
 
@@ -45,6 +45,11 @@ def run_grade(
     argv = [assignment, "--student", student, f"--log-level={'INFO' if verbose else 'WARN'}"]
     if unsafe_no_sandbox:
         argv.append("--SandboxedExecute.unsafe_no_sandbox=True")
+    if unsafe_no_cgroup_limits:
+        argv.append("--SandboxedExecute.unsafe_no_cgroup_limits=True")
+        click.echo("credkit: WARNING: grading without per-execution cgroups: memory, processes and CPU "
+                   "are bounded per process only, and a notebook's processes together can exhaust this host",
+                   err=True)
     if cell_timeout is not None:
         argv.append(f"--SandboxedExecute.timeout={cell_timeout}")
     if total_timeout is not None:
@@ -58,6 +63,11 @@ def run_grade(
     if unsafe_no_sandbox:
         click.echo(f"credkit: WARNING: {UNSAFE_WARNING}", err=True)
 
+    no_cgroups = unsafe_no_cgroup_limits or bool(app.config.SandboxedExecute.get("unsafe_no_cgroup_limits"))
+    if not (unsafe_no_sandbox or no_cgroups or cluster):  # Dask workers check on their own host
+        from .sandbox import Sandbox
+
+        Sandbox.check_cgroups()
     engine = make_engine(cluster, workers, unsafe_no_sandbox=unsafe_no_sandbox)
     try:
         converter = CredkitAutograde(
@@ -91,6 +101,8 @@ def run_grade(
               help="Seconds per notebook, wall clock (default 600).")
 @click.option("--unsafe-no-sandbox", is_flag=True,
               help="UNSAFE: run learner code without the sandbox; grades are marked unsandboxed.")
+@click.option("--unsafe-no-cgroup-limits", is_flag=True,
+              help="UNSAFE: grade on a host without a cgroup for each execution (per-process limits only).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 @click.option("--progress/--no-progress", "show_progress", default=None,
               help="Show a progress bar on stderr (default: when stderr is a terminal).")
@@ -99,7 +111,8 @@ def run_grade(
 @click.pass_context
 def grade(ctx: click.Context, assignment: str, course_dir: str, student: str, force: bool,
           cluster: str | None, workers: int | None, cell_timeout: int | None, total_timeout: int | None,
-          unsafe_no_sandbox: bool, as_json: bool, show_progress: bool | None, issue: bool) -> None:
+          unsafe_no_sandbox: bool, unsafe_no_cgroup_limits: bool, as_json: bool, show_progress: bool | None,
+          issue: bool) -> None:
     """Autograde ASSIGNMENT's submissions in the sandbox (a drop-in for `nbgrader autograde`)."""
     verbose = bool(ctx.obj and ctx.obj.get("verbose"))
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
@@ -113,7 +126,7 @@ def grade(ctx: click.Context, assignment: str, course_dir: str, student: str, fo
             assignment, course_dir=course_dir, student=student, force=force, cluster=cluster,
             workers=workers, cell_timeout=cell_timeout, total_timeout=total_timeout,
             unsafe_no_sandbox=unsafe_no_sandbox, verbose=verbose,
-            progress=bar.advance if bar else None,
+            progress=bar.advance if bar else None, unsafe_no_cgroup_limits=unsafe_no_cgroup_limits,
         )
     finally:
         if bar:

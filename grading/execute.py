@@ -37,7 +37,7 @@ from nbgrader.api import Gradebook
 from nbgrader import utils
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Bool, Integer, List, Unicode
+from traitlets import Bool, Float, Integer, List, Unicode
 
 from .learner_state import learner_state_uses
 from .provenance import ProvenanceStore, provenance_path
@@ -339,8 +339,15 @@ class SandboxedExecute(NbGraderPreprocessor):
     startup_timeout = Integer(60, help="Seconds the kernel may take to start.").tag(config=True)
     total_timeout = Integer(600, help="Seconds one notebook's whole execution may take (wall clock).").tag(config=True)
     cpu_seconds = Integer(300, help="CPU seconds any one process of the execution may use (RLIMIT_CPU).").tag(config=True)
-    memory_bytes = Integer(2 * 1024**3, help="Address space of any one process (RLIMIT_AS), bytes.").tag(config=True)
-    processes = Integer(128, help="Processes and threads the slot's user may have at once (RLIMIT_NPROC).").tag(config=True)
+    memory_bytes = Integer(2 * 1024**3, help=(
+        "Memory of the learner's side as a whole (cgroup), and address space of any one process "
+        "(RLIMIT_AS), bytes. The checker's side has the same.")).tag(config=True)
+    processes = Integer(128, help="Processes and threads each side may have at once (cgroup pids, RLIMIT_NPROC).").tag(config=True)
+    cpus = Float(1.0, help="CPU share of each side, in cores (cgroup CPU quota).").tag(config=True)
+    inodes = Integer(16_384, help="Files and folders on each of the sandbox's tmpfs (working copy, /tmp).").tag(config=True)
+    interrupt_grace = Integer(3, help=(
+        "Seconds a cell may go on after the interrupt at its timeout before its kernel is killed "
+        "(the cells after it then score 0).")).tag(config=True)
     file_bytes = Integer(64 * 1024**2, help="Largest file the learner's code may write (RLIMIT_FSIZE), bytes.").tag(config=True)
     disk_bytes = Integer(256 * 1024**2, help="Size of the private working copy and of /tmp (tmpfs), bytes.").tag(config=True)
     output_bytes = Integer(4 * 1024**2, help="Output kept per notebook while it runs; the rest is dropped.").tag(config=True)
@@ -353,13 +360,18 @@ class SandboxedExecute(NbGraderPreprocessor):
     unsafe_no_sandbox = Bool(
         False, help="UNSAFE: execute without the sandbox. Grades are recorded as unsandboxed."
     ).tag(config=True)
+    unsafe_no_cgroup_limits = Bool(False, help=(
+        "UNSAFE: grade on a host without a cgroup for each execution (memory, processes and CPU "
+        "are then bounded per process only: a notebook's children together can exhaust the host)."
+    )).tag(config=True)
 
     def limits(self) -> Limits:
         return Limits(
             cell_timeout=self.timeout, startup_timeout=self.startup_timeout,
             total_timeout=self.total_timeout, cpu_seconds=self.cpu_seconds,
             memory_bytes=self.memory_bytes, processes=self.processes, file_bytes=self.file_bytes,
-            disk_bytes=self.disk_bytes, output_bytes=self.output_bytes,
+            disk_bytes=self.disk_bytes, output_bytes=self.output_bytes, cpus=self.cpus, inodes=self.inodes,
+            interrupt_grace=self.interrupt_grace, cgroup_limits=not self.unsafe_no_cgroup_limits,
             extra_arguments=tuple(self.extra_arguments), preload=tuple(self.preload),
         )
 

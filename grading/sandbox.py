@@ -42,6 +42,8 @@ from pathlib import Path
 
 from kit.errors import SandboxError
 
+from .cgroups import ServerCgroups
+
 __all__ = ["Job", "Limits", "Sandbox", "WarmPool", "ExecutionFailed", "Launched", "Execution", "ForkServer", "UnsafePair",
            "SLOT_USER_PREFIX", "CHECKER_USER_PREFIX"]
 
@@ -64,12 +66,17 @@ class Limits:
     startup_timeout: int = 60
     total_timeout: int = 600
     cpu_seconds: int = 300
-    memory_bytes: int = 2 * 1024**3
-    processes: int = 128
+    memory_bytes: int = 2 * 1024**3  # each process (RLIMIT_AS), and each side as a whole (cgroup)
+    processes: int = 128  # each side's processes and threads (RLIMIT_NPROC, cgroup pids)
+    cpus: float = 1.0  # each side's CPU share, in cores (cgroup CPU quota)
+    inodes: int = 16_384  # files and folders on each tmpfs (the working copy, /tmp)
     file_bytes: int = 64 * 1024**2
     disk_bytes: int = 256 * 1024**2
     output_bytes: int = 4 * 1024**2
     open_files: int = 256
+    interrupt_grace: int = 3  # seconds a cell may ignore the interrupt at its timeout before it is killed
+    # Refuse to grade where per-execution cgroups cannot be made (False: run without, loudly).
+    cgroup_limits: bool = True
     bridge_bytes: int = 64 * 1024**2  # largest value that crosses the bridge in one reply
     extra_arguments: tuple[str, ...] = field(default_factory=tuple)
     # Modules the fork server imports once, before forking, so executions start with them loaded.
@@ -118,6 +125,7 @@ def runner_requests(job: Job, limits: Limits) -> tuple[bytes, bytes]:
         "files": _encode_files(job.files),
         "cell_timeout": limits.cell_timeout,
         "output_limit": limits.output_bytes,
+        "interrupt_grace": limits.interrupt_grace,
     }).encode()
     checker = json.dumps({
         "notebook": job.notebook,
@@ -126,6 +134,7 @@ def runner_requests(job: Job, limits: Limits) -> tuple[bytes, bytes]:
         "modules": dict(job.modules),
         "cell_timeout": limits.cell_timeout,
         "output_limit": limits.output_bytes,
+        "interrupt_grace": limits.interrupt_grace,
         "bridge_bytes": limits.bridge_bytes,
     }).encode()
     return learner, checker
@@ -165,6 +174,12 @@ class Launched:
         os.close(self.lock)
 
 
+def _no_cgroups(why: str) -> str:
+    return (f"cannot set up the grading sandbox: no cgroup to bound each execution's memory and processes "
+            f"as a whole ({why}); grade on a host that delegates one (README: Grading safely), or pass "
+            "--unsafe-no-cgroup-limits to grade with per-process limits only")
+
+
 def _ancestors(path: str) -> list[str]:
     parts = Path(path).parts[1:-1]
     return ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
@@ -181,6 +196,15 @@ class Sandbox:
         self._bwrap = bwrap
         self._server: ForkServer | None = None
         self._server_lock = threading.Lock()
+
+    @staticmethod
+    def check_cgroups() -> None:
+        """Raise SandboxError, saying what to do, when this host cannot give each execution its
+        own cgroup (see grading/cgroups.py)."""
+        try:
+            ServerCgroups.make().remove()
+        except SandboxError as exc:
+            raise SandboxError(_no_cgroups(str(exc))) from None
 
     @classmethod
     def create(cls) -> Sandbox:
@@ -237,15 +261,16 @@ class Sandbox:
 
     # -- command line ----------------------------------------------------------------------------
 
-    def server_command(self, control_fd: int) -> list[str]:
+    def server_command(self, control_fd: int, cgroups: ServerCgroups | None = None) -> list[str]:
         """The bubblewrap sandbox the fork server lives in: the read-only Python installation and
         the runner, nothing of the course or the grader, no network. Each execution forked from
         it adds namespaces, tmpfs, limits and an unprivileged user of its own (see _forkserver.py).
         """
         args = [
             self._bwrap,
-            "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
-            "--unshare-cgroup-try", "--new-session",
+            # No cgroup namespace for the server: each side moves itself into its own cgroup (a
+            # sibling of the server's) and only then unshares one, so it sees nothing above it.
+            "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--new-session",
             # Root with its capabilities, inside: the server needs them to build each execution's
             # namespaces and to become the slot's user. Learner code never runs with them.
             "--cap-add", "ALL",
@@ -272,6 +297,8 @@ class Sandbox:
                     made.add(parent)
                     args += ["--perms", "0755", "--dir", parent]
             args += ["--ro-bind", prefix, prefix]
+        if cgroups is not None:
+            args += cgroups.bind_arguments()
         args += [
             "--perms", "0755", "--dir", "/opt/credkit",
             "--ro-bind", str(RUNNER), "/opt/credkit/runner.py",
@@ -319,6 +346,8 @@ class Sandbox:
                 if self._server is None or not self._server.alive:
                     self._server = ForkServer(self)
                 server = self._server
+            if server.cgroups is None and limits.cgroup_limits:
+                raise SandboxError(_no_cgroups(server.no_cgroups))
             proc = server.fork(learner, checker, limits)
         except BaseException:
             os.close(lock)
@@ -424,10 +453,16 @@ class ForkServer:
     sandbox on first use; one per :class:`Sandbox`, shared by the worker's threads."""
 
     def __init__(self, sandbox: Sandbox) -> None:
+        self.cgroups: ServerCgroups | None = None
+        self.no_cgroups = ""  # why not, when there are none
+        try:
+            self.cgroups = ServerCgroups.make()
+        except SandboxError as exc:
+            self.no_cgroups = str(exc)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             self.proc = subprocess.Popen(
-                sandbox.server_command(theirs.fileno()), pass_fds=[theirs.fileno()],
+                sandbox.server_command(theirs.fileno(), self.cgroups), pass_fds=[theirs.fileno()],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                 env=Sandbox.environment(), cwd="/", start_new_session=True,
             )
@@ -512,6 +547,8 @@ class ForkServer:
         for execution in list(self._executions.values()):
             execution._update(returncode=-1, started=execution.started if execution.started is not None else why)
         self._executions.clear()
+        if self.cgroups is not None:
+            self.cgroups.remove()
 
     def close(self) -> None:
         """Hang up: the server kills what it still runs and exits; the reader thread then reaps it."""

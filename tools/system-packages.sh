@@ -12,6 +12,7 @@ done <<'LIST'
 /usr/bin/bwrap bubblewrap
 /usr/sbin/runuser util-linux
 /usr/sbin/useradd passwd
+/usr/lib/*/libseccomp.so.2 libseccomp2
 LIST
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then

@@ -184,3 +184,109 @@ if os.environ.get('NBGRADER_EXECUTION') == 'autograde':
 
 
 BLANK_MEAN = "def mean(xs):\n    raise NotImplementedError()\n"
+
+
+# The user keyring a planted key goes to: KEY_SPEC_USER_KEYRING, shared by every process of a user,
+# and outliving them. The description is fixed so that a later learner can look it up.
+KEY_DESCRIPTION = "credkit-attack-channel"
+KEYRING = """
+import ctypes, errno
+_libc = ctypes.CDLL(None, use_errno=True)
+def _keyctl_result(r):
+    return r if r >= 0 else 'blocked ' + errno.errorcode.get(ctypes.get_errno(), '?')
+"""
+
+
+def isolation(payload: str) -> dict[str, dict[str, str]]:
+    """Batch D (issue 10): kernel objects a process can name, and resources of the machine as a
+    whole. ``payload`` is what the planter leaves in the keyring (the test's canary)."""
+    return {
+        # Leave a value in the slot user's keyring, for a later learner on the same user.
+        "keyplanter": _with(KEYRING + f"""
+print('PLANTED', _keyctl_result(_libc.syscall(248, b'user', {KEY_DESCRIPTION.encode()!r}, {payload.encode()!r},
+                                               {len(payload)}, ctypes.c_int(-4))))
+"""),
+        # Read it back: KEYCTL_SEARCH the user keyring, then KEYCTL_READ.
+        "keyreader": _with(KEYRING + f"""
+key = _libc.syscall(250, 10, ctypes.c_int(-4), b'user', {KEY_DESCRIPTION.encode()!r}, 0)
+buf = ctypes.create_string_buffer(256)
+if key >= 0:
+    n = _libc.syscall(250, 11, key, buf, 256)
+    print('READ BACK', buf.raw[:max(n, 0)].decode(errors='replace'))
+else:
+    print('READ', _keyctl_result(key))
+"""),
+        # A user namespace of its own, then a mount namespace in it: capabilities again.
+        "nester": _with("""
+import ctypes, errno, os
+_libc = ctypes.CDLL(None, use_errno=True)
+_r, _w = os.pipe()
+if os.fork() == 0:  # a single-threaded child: a kernel has threads, and unshare needs one
+    ok = _libc.unshare(0x10000000) == 0 and _libc.unshare(0x00020000) == 0
+    os.write(_w, b'NESTED with capabilities' if ok else b'nesting blocked ' + errno.errorcode.get(ctypes.get_errno(), '?').encode())
+    os._exit(0)
+os.wait()
+print(os.read(_r, 100).decode())
+"""),
+        # Whose terminals can it see?
+        "ptyspy": _with("""
+import os
+_pty = os.openpty()
+print('PTYS', sorted(n for n in os.listdir('/dev/pts') if n != 'ptmx'), 'MINE', os.ttyname(_pty[1]))
+"""),
+        # Empty files until the file system says no (each costs the host an inode's kernel memory).
+        "inodes": _with("""
+import os
+os.makedirs('many', exist_ok=True)
+made = 0
+try:
+    for i in range(30_000):
+        open(f'many/{i}', 'w').close()
+        made += 1
+except OSError as exc:
+    print('stopped', type(exc).__name__)
+print('FILES', made)
+"""),
+        # Four children touching 700 MiB each: each under the per-process limit, together far over.
+        "memhog": _with("""
+import os, time
+kids = []
+for _ in range(4):
+    pid = os.fork()
+    if pid == 0:
+        try:
+            block = bytearray(700 * 1024 * 1024)
+            for i in range(0, len(block), 4096):
+                block[i] = 1
+            time.sleep(2)
+        finally:
+            os._exit(0)
+    kids.append(pid)
+print('CHILDREN', [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in kids])
+"""),
+        # A small display, then updated in place with 6 MiB: stock's output limit never sees updates.
+        "updater": _with("""
+from IPython.display import display, update_display
+display('small', display_id='grow')
+update_display({'text/plain': 'U' * (6 * 1024 * 1024)}, raw=True, display_id='grow')
+"""),
+    }
+
+
+def _mean_then(attack: str) -> dict[str, str]:
+    """Honest squares; the mean cell defines an honest mean, then stops the kernel its way."""
+    return {"squares": HONEST["squares"], "mean": HONEST["mean"] + attack}
+
+
+def stoppers() -> dict[str, dict[str, str]]:
+    """Batch E (issue 10): kernels that stop or stall in the mean cell. Squares (5 points) was
+    scored before; only what comes after may be lost."""
+    return {
+        "exiter": _mean_then("import os\nos._exit(0)\n"),
+        "sysexit": _mean_then("raise SystemExit(3)\n"),
+        "quitter": _mean_then("exit()\n"),
+        # The kernel's output channel closed under it: no output, no idle status, ever again.
+        "starver": _mean_then("get_ipython().kernel.iopub_socket.close()\n"),
+        # A loop that ignores the interrupt at the cell's timeout.
+        "hanger": _mean_then("import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass\n"),
+    }
