@@ -558,13 +558,19 @@ def serve_checker(request_fd: int, reply_fd: int, bridge_fd: int, control_fd: in
                     if learner_gone:
                         cell.outputs = [_error_output("LearnerKernelDied", learner_gone)]
                         continue
-                    await write({"op": "serve"})
+                    if not await _tell(write, {"op": "serve"}):
+                        learner_gone = "the learner's kernel died"
+                        cell.outputs = [_error_output("LearnerKernelDied", learner_gone)]
+                        continue
                     if count != next_count:
                         await client.set_execution_count(count)
                     await client.async_execute_cell(cell, index, execution_count=count)
                     next_count = count + 1
-                    send_frame(bridge_fd, {"id": int.from_bytes(os.urandom(8), "big"), "op": "end"})
-                    answer = await _answer(read, "served", cell_timeout + 10)
+                    try:
+                        send_frame(bridge_fd, {"id": int.from_bytes(os.urandom(8), "big"), "op": "end"})
+                        answer = await _answer(read, "served", cell_timeout + 10)
+                    except OSError:  # the learner's side is gone (exit(), a dead kernel)
+                        answer = None
                     if answer is None or answer.get("dead"):
                         learner_gone = "the learner's kernel stopped answering during an earlier test"
                 else:
@@ -573,8 +579,8 @@ def serve_checker(request_fd: int, reply_fd: int, bridge_fd: int, control_fd: in
                         continue
                     learner_cell = nbformat.from_dict({k: v for k, v in cell.items() if k != "outputs"})
                     learner_cell.outputs = []
-                    await write({"op": "run", "index": index, "count": count, "cell": learner_cell})
-                    answer = await _answer(read, "ran", 2 * cell_timeout + 30)
+                    sent = await _tell(write, {"op": "run", "index": index, "count": count, "cell": learner_cell})
+                    answer = await _answer(read, "ran", 2 * cell_timeout + 30) if sent else None
                     if answer is None:
                         learner_gone = "the learner's kernel died"
                         cell.outputs = [_error_output("LearnerKernelDied", learner_gone)]
@@ -603,13 +609,22 @@ def serve_checker(request_fd: int, reply_fd: int, bridge_fd: int, control_fd: in
     os.close(reply_fd)
 
 
+async def _tell(write, message: object) -> bool:  # type: ignore[no-untyped-def]
+    """Send the learner's side an order; False when it is gone (its end of the channel closed)."""
+    try:
+        await write(message)
+    except (OSError, ConnectionError):
+        return False
+    return True
+
+
 async def _answer(read, op: str, timeout: float):  # type: ignore[no-untyped-def]
     """The learner's side's next answer if it is ``op`` and comes in time, else None."""
     import asyncio
 
     try:
         answer = await read(timeout)
-    except (asyncio.TimeoutError, ValueError):
+    except (asyncio.TimeoutError, ValueError, OSError):
         return None
     return answer if isinstance(answer, dict) and answer.get("op") == op else None
 

@@ -52,6 +52,30 @@ class RestoreMissingCells(OverwriteCells):
 
     add_missing_cells = Bool(True).tag(config=False)
 
+    def preprocess(self, nb, resources):  # type: ignore[no-untyped-def]
+        self._seen: set[str] = set()
+        return super().preprocess(nb, resources)
+
+    def preprocess_cell(self, cell, resources, cell_index):  # type: ignore[no-untyped-def]
+        """Cell ids a learner edited never fail the notebook: a second cell with an id already seen
+        (a copy) and a cell whose id the source does not have (renamed) become plain cells; the
+        source's own cell is then restored if it is missing. (nbgrader drops only the unknown id and
+        keeps the rest of its metadata, which its own add_missing_task_cells then fails on.)"""
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id is None:
+            if "nbgrader" in cell.metadata:  # nbgrader's DeduplicateIds empties a copy's metadata
+                del cell.metadata["nbgrader"]
+            return cell, resources
+        if grade_id in self._seen:
+            self.log.warning("Cell '%s' appears twice: the copy is graded as a plain cell", grade_id)
+            del cell.metadata["nbgrader"]
+            return cell, resources
+        self._seen.add(grade_id)
+        cell, resources = super().preprocess_cell(cell, resources, cell_index)
+        if "grade_id" not in cell.metadata.get("nbgrader", {"grade_id": None}):
+            del cell.metadata["nbgrader"]
+        return cell, resources
+
     def add_missing_grade_cells(self, nb, resources):  # type: ignore[no-untyped-def]
         source_nb = self.gradebook.find_notebook(self.notebook_id, self.assignment_id)
         source_cells = source_nb.source_cells

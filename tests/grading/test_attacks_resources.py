@@ -12,6 +12,7 @@ import subprocess
 import uuid
 from pathlib import Path
 
+import nbformat
 import pytest
 from grading_attacks import KEY_DESCRIPTION, isolation, stoppers
 from grading_course import (
@@ -122,6 +123,17 @@ def test_kernel_objects_and_machine_resources(course: Path, stock_course: Path, 
         os.close(held[1])
 
 
+def _duplicate_test_cell(nb: nbformat.NotebookNode) -> None:
+    i = next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == "test_mean")
+    nb.cells.insert(i + 1, nbformat.from_dict(json.loads(json.dumps(nb.cells[i]))))
+    nb.cells[i + 1]["id"] = "learner-copy"
+
+
+def _rename_solution_cell(nb: nbformat.NotebookNode) -> None:
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "squares")
+    cell.metadata["nbgrader"]["grade_id"] = "squares_renamed"
+
+
 def test_a_stopped_kernel_keeps_what_was_scored_before(course: Path) -> None:
     """An exit, SystemExit, a closed output channel or an interrupt-proof loop in the mean cell:
     the squares tests before it keep their points, the cells after it score 0, and the loop is
@@ -130,13 +142,23 @@ def test_a_stopped_kernel_keeps_what_was_scored_before(course: Path) -> None:
     submit(course, "alice", HONEST)
     for name, code in stoppers().items():
         submit(course, name, code)
+    # Cell ids a learner edited: the test_mean cell twice over, the squares solution cell renamed.
+    for name, edit in (("duplicator", _duplicate_test_cell), ("renamer", _rename_solution_cell)):
+        path = submit(course, name, HONEST) / f"{NOTEBOOK}.ipynb"
+        nb = nbformat.read(path, as_version=4)
+        edit(nb)
+        nbformat.write(nb, path)
     summary = _credkit_summary(course)
     assert summary["failures"] == [], summary["failures"]
     assert auto_scores(course, "alice") == POINTS
+    assert auto_scores(course, "duplicator") == POINTS  # the instructor's test cell, once
+    assert auto_scores(course, "renamer")["test_mean"] == 5.0, auto_scores(course, "renamer")
     for name in stoppers():
         scores = auto_scores(course, name)
-        if name in ("sysexit", "quitter"):  # IPython reports SystemExit and goes on; exit() in a
-            assert scores == POINTS, (name, scores)  # kernel asks for a shutdown nobody acts on
+        if name == "sysexit":  # IPython reports SystemExit and goes on: mean is defined, honest
+            assert scores == POINTS, (name, scores)
+        elif name == "quitter":  # exit() stops the kernel once its cell is done: mean may still be asked
+            assert scores in (POINTS, SQUARES_ONLY), (name, scores)
         else:
             assert scores == SQUARES_ONLY, (name, scores)
     assert "ignored the interrupt; its kernel was stopped" in _cell_text(course, "hanger")

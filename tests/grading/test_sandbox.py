@@ -214,3 +214,36 @@ def test_test_cells_run_in_a_checker_the_learner_cannot_see_or_reach(sandbox: Sa
     assert learner["procs"] == [str(learner["uid"])] and checker["procs"] == [str(checker["uid"])]
     assert learner["checker_home"] == [] and "checker-note.txt" not in after["here"]
     assert files == "a,b\n 42\n"  # the released file as released; the learner's own file beside it
+
+
+# Syscalls the sandbox's seccomp filter refuses, each called with arguments that make it fail
+# harmlessly wherever it does reach the kernel (x86_64 numbers): name → (number, arguments).
+SYSCALL_PROBES = (
+    "import ctypes, errno, json\n"
+    "libc = ctypes.CDLL(None, use_errno=True)\n"
+    "probes = {'add_key': (248, 0, 0, 0, 0, 0), 'keyctl': (250, 9999), 'request_key': (249, 0, 0, 0, 0),\n"
+    "          'unshare': (272, 0), 'setns': (308, -1, 0), 'mount': (165, 0, 0, 0, 0, 0),\n"
+    "          'ptrace': (101, -1, 0, 0, 0), 'bpf': (321, -1, 0, 0), 'perf_event_open': (298, 0, 0, 0, 0, 0),\n"
+    "          'userfaultfd': (323, -1), 'io_uring_setup': (425, 0, 0), 'open_tree': (428, -1, 0, 0),\n"
+    "          'fsopen': (430, 0, 0), 'clone3': (435, 0, 0), 'init_module': (175, 0, 0, 0),\n"
+    "          'process_vm_readv': (310, 0, 0, 0, 0, 0, 0), 'kcmp': (312, -1, -1, 0, 0, 0)}\n"
+    "seen = {}\n"
+    "for name, (number, *args) in probes.items():\n"
+    "    r = libc.syscall(number, *[ctypes.c_long(a) for a in args])\n"
+    "    seen[name] = 'ok' if r >= 0 else errno.errorcode.get(ctypes.get_errno(), '?')\n"
+    "print(json.dumps(seen))\n"
+)
+
+
+def test_syscalls_learner_code_never_needs_are_refused(sandbox: Sandbox, tmp_path) -> None:
+    """Each probe reaches the kernel in a bare process (root: an argument error, or success) and is
+    refused with EPERM in the sandbox (clone3 with ENOSYS, so the C library falls back to clone)."""
+    import subprocess
+
+    bare = json.loads(subprocess.run([sys.executable, "-c", SYSCALL_PROBES], capture_output=True, text=True,
+                                     check=True, cwd=tmp_path).stdout)
+    assert not any(v == "EPERM" for v in bare.values()), bare
+    assert bare["clone3"] != "ENOSYS"
+    inside = json.loads(_stdout(sandbox.execute(Job(_notebook(SYSCALL_PROBES), {}), Limits(cell_timeout=20))))
+    assert inside.pop("clone3") == "ENOSYS"
+    assert set(inside.values()) == {"EPERM"}, inside
