@@ -54,6 +54,18 @@ def _write(path: Path, value: str) -> None:
         fh.write(value)
 
 
+def _sweep(parent: Path) -> None:
+    """Remove the folders a grader that was killed (``kill -9``) left behind: its pid is gone."""
+    for folder in parent.glob("credkit-*-*"):
+        try:
+            pid = int(folder.name.split("-")[1])
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            ServerCgroups({"stale": folder}).remove(tries=1)
+        except (ValueError, OSError):
+            continue
+
+
 class ServerCgroups:
     """One fork server's cgroup folders: controller name in the sandbox → folder on the host."""
 
@@ -81,6 +93,7 @@ class ServerCgroups:
             if point is None or controller not in own:
                 continue
             folder = Path(point) / own[controller].lstrip("/") / name
+            _sweep(folder.parent)
             try:
                 folder.mkdir(mode=0o700)
             except OSError as exc:
@@ -110,6 +123,7 @@ class ServerCgroups:
         if not {"memory", "pids"} <= set(enabled):
             raise SandboxError(f"the memory and pids controllers are not enabled in {parent}")
         folder = parent / name
+        _sweep(parent)
         folder.mkdir(mode=0o700)
         try:
             for controller in ("memory", "pids", "cpu"):
@@ -127,11 +141,11 @@ class ServerCgroups:
             args += ["--bind", str(folder), f"{CGROUPS_IN_SANDBOX}/{controller}"]
         return args
 
-    def remove(self) -> None:
+    def remove(self, tries: int = 100) -> None:
         """Remove the folders and any execution's cgroup left in them (a killed execution's).
         Called once the fork server is gone: every process in them is dead or dying."""
         for folder in self.folders.values():
-            for _ in range(100):
+            for _ in range(tries):
                 try:
                     for child in folder.iterdir():
                         if child.is_dir():
