@@ -140,7 +140,14 @@ def sign(file: str, key_file: str, cryptosuite: str, created: str | None, verifi
             parse_datetime(created)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--created") from None
+    from kit.proofs import check_cryptosuite_for
+
     document = read_json_file(file)
+    if isinstance(document, dict):
+        try:
+            check_cryptosuite_for(document, cryptosuite)
+        except CredkitError as exc:
+            raise type(exc)(f"{file}: {exc.diagnostics()}") from exc
     key = load_signing_key(key_file)
     try:
         signed = sign_document(document, key, cryptosuite=cryptosuite, created=created, verification_method=verification_method)

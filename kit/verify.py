@@ -250,7 +250,12 @@ def verify_credential(
     try:
         proof = verify_proof(credential.document, resolve=resolver)
         controller = proof.controller
-        report.add("proof", True, f"valid {proof.cryptosuite} signature by {proof.verification_method}")
+        if proof.cryptosuite != "eddsa-rdfc-2022" and credential.is_open_badge:
+            # a third party's choice: the signature holds, but Open Badges verifiers may refuse it
+            report.add("proof", True, f"valid {proof.cryptosuite} signature by {proof.verification_method}, but Open Badges 3.0 "
+                       "expects eddsa-rdfc-2022: 1EdTech-certified verifiers and DCC's reject this one", caution=True)
+        else:
+            report.add("proof", True, f"valid {proof.cryptosuite} signature by {proof.verification_method}")
     except KeyNotVouched as exc:
         report.add("proof", False, f"not made with a key its issuer's domain lists: {exc}")
         report.add("issuer", False, str(exc))
