@@ -33,7 +33,7 @@ from kit.keys import IssuerKey, save_key
 from kit.ledger import Ledger
 from tests.helpers import SAMPLE_ISSUER_ARGS, run_credkit, sample_award
 
-__all__ = ["Site", "Course", "site", "course", "site_env"]
+__all__ = ["Site", "Course", "site", "course", "site_env", "issue_course"]
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -104,10 +104,9 @@ def site_env(site: Site, cache: Path) -> dict[str, str]:
     return {"SSL_CERT_FILE": str(site.ca_file), "CREDKIT_CACHE_DIR": str(cache)}
 
 
-@pytest.fixture
-def course(tmp_path: Path, site: Site) -> Course:
-    """A course whose issuer is the did:web of the test site, with two credentials issued and the site published."""
-    root, instructor = tmp_path / "course", tmp_path / "instructor"
+def issue_course(folder: Path, issuer_did: str, base: str, site_root: Path) -> Course:
+    """A course under ``folder`` whose issuer is ``issuer_did`` (its site at ``base``), two credentials issued, the site published into ``site_root``."""
+    root, instructor = folder / "course", folder / "instructor"
     root.mkdir()
     instructor.mkdir()
     key = IssuerKey.generate()
@@ -116,14 +115,14 @@ def course(tmp_path: Path, site: Site) -> Course:
         "c = get_config()\n"
         "c.CourseDirectory.course_id = 'ds101'\n"
         f"c.Credkit.key_file = {str(instructor / 'issuer.json')!r}\n"
-        f"c.Credkit.issuer_did = {site.did!r}\n"
-        f"c.Credkit.status_base_url = '{site.base}/ds101/status'\n"
+        f"c.Credkit.issuer_did = {issuer_did!r}\n"
+        f"c.Credkit.status_base_url = '{base}/ds101/status'\n"
     )
     from grading.config import load_course_config
 
     settings = load_course_config(root)
     achievement = Achievement(
-        id=f"{site.base}/achievements/pandas-wrangling", name="pandas data wrangling",
+        id=f"{base}/achievements/pandas-wrangling", name="pandas data wrangling",
         description="Cleans, reshapes and aggregates tabular data with pandas.", criteria="80% on groupby and merge.",
     )
     requests = [
@@ -140,8 +139,14 @@ def course(tmp_path: Path, site: Site) -> Course:
             status_base_url=settings.status_base_url("unused"), issuer_did=settings.issuer_did,
         )
         issued = issuer.issue(requests)
-    published = run_credkit("publish", "--course", str(root), "--out", str(site.root))
+    published = run_credkit("publish", "--course", str(root), "--out", str(site_root))
     assert published.returncode == 0, published.stderr
-    assert f"https://localhost:{site.port}/" in published.stdout
+    assert f"{base}/" in published.stdout
     documents = [json.loads(i.path.read_text()) for i in issued.issued]
     return Course(root, key, documents, [str(i.path) for i in issued.issued])
+
+
+@pytest.fixture
+def course(tmp_path: Path, site: Site) -> Course:
+    """A course whose issuer is the did:web of the test site, with two credentials issued and the site published."""
+    return issue_course(tmp_path, site.did, site.base, site.root)
