@@ -107,6 +107,11 @@ def test_online_genuine_tampered_forged_baked_and_revoked(course: Course, site: 
     assert result["verdict"] == "invalid" and f"domain {domain} does not vouch for this key" in result["reason"], result
     [result] = page.check(_write(tmp_path, "forged-mixed.json", sign(unsigned, forger)))
     assert result["verdict"] == "invalid" and result["checks"]["proof"] == "failed", result
+    # another issuer's eddsa-jcs-2022 badge: not judged here (credkit verify does), never "genuine"
+    jcs = {**unsigned, "issuer": {**unsigned["issuer"], "id": forger.did}}
+    del jcs["credentialStatus"]
+    [result] = page.check(_write(tmp_path, "jcs.json", sign(jcs, forger, cryptosuite="eddsa-jcs-2022")))
+    assert result["verdict"] == "unchecked" and "eddsa-jcs-2022, which this page does not check" in result["reason"], result
 
     # baked badges carry the credential inside
     for suffix in ("png", "svg"):

@@ -289,6 +289,11 @@ async function verifyProof(doc, sources, resolved, atTime) {
   const notes = await resolveKeys(doc, sources, resolved);
   const proofs = [].concat(doc.proof ?? []);
   if(!proofs.some(p => p?.type === 'DataIntegrityProof' && p?.cryptosuite === 'eddsa-rdfc-2022')) {
+    if(proofs.some(p => p?.type === 'DataIntegrityProof' && p?.cryptosuite === 'eddsa-jcs-2022')) {
+      // neither good nor bad here: `credkit verify` checks it (with a note that Open Badges expect rdfc)
+      throw new Unavailable('signed with eddsa-jcs-2022, which this page does not check ' +
+        '(Open Badges 3.0 credentials are signed with eddsa-rdfc-2022): check it with credkit verify');
+    }
     const suites = proofs.map(p => p?.cryptosuite || p?.type).join(', ') || 'none';
     throw new Error(`no eddsa-rdfc-2022 Data Integrity proof (found: ${suites}); ` +
       'Open Badges 3.0 credentials are signed with eddsa-rdfc-2022');
@@ -343,7 +348,10 @@ export async function verifyCredential(doc, {sources = new Sources(), recipient 
         {caution: true});
     }
   } catch(e) {
-    if(e instanceof Unavailable) {
+    if(e instanceof Unavailable && e.message.startsWith('signed with')) {
+      add('proof', 'could-not-check', `could not be checked: ${e.message}`);
+      add('issuer', 'could-not-check', 'could not be checked: the signature was not checked');
+    } else if(e instanceof Unavailable) {
       add('proof', 'could-not-check', `could not be checked: the issuer's DID document is unavailable: ${e.message}`);
       add('issuer', 'could-not-check', 'could not be checked: the issuer\'s DID document is unavailable');
     } else if(e instanceof NotVouched) {
