@@ -73,7 +73,9 @@ class Credkit(Configurable):
         "per credential: 'revocation' (permanent) or 'suspension' (reversible).",
     ).tag(config=True)
     cryptosuite = Enum(
-        ["eddsa-rdfc-2022", "eddsa-jcs-2022"], default_value="eddsa-rdfc-2022", help="Data Integrity cryptosuite for new credentials."
+        ["eddsa-rdfc-2022", "eddsa-jcs-2022"], default_value="eddsa-rdfc-2022",
+        help="Data Integrity cryptosuite for new credentials. Open Badges 3.0 credentials (what a course issues) are "
+        "signed with eddsa-rdfc-2022 only; issuing refuses eddsa-jcs-2022 (1EdTech certification and DCC reject it).",
     ).tag(config=True)
     delivery = Enum(
         ["wallet", "exchange"],

@@ -34,6 +34,11 @@ ATTACKS = {
     "eve": "attack-input-transformer",
 }
 CELL_TIMEOUT = "10"
+# The demo's issuer is bound to the track's (example) domain, as a real course's would be; the demo
+# itself verifies offline with the DID document it publishes. Serve DIR/site at that host
+# (tools/serve-site.py) and any verifier resolves it (see the README).
+DEMO_HOST = "datascience.northbridge.example.edu"
+DEMO_ISSUER = f"did:web:{DEMO_HOST}"
 
 
 def _cohort() -> dict[str, dict[str, str]]:
@@ -89,7 +94,7 @@ def run_demo(out: Path) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     key = _fresh(out)
     course = out / "course"
-    click.echo(f"issuer   {key.did} (key in {out / 'issuer'}, outside the course)")
+    click.echo(f"issuer   {DEMO_ISSUER} (key {key.public_key_multibase} in {out / 'issuer'}, outside the course)")
 
     for assessment_id in ASSESSMENTS:
         release(TRACK / assessment_id, course)
@@ -98,7 +103,8 @@ def run_demo(out: Path) -> dict[str, Any]:
             f"c.Credkit.key_file = {str(out / 'issuer' / 'key.json')!r}\n"
             f"c.Credkit.wallet_root = {str(out / 'wallets')!r}\n"
             f"c.Credkit.status_dir = {str(out / 'status')!r}\n"
-            "c.Credkit.status_base_url = 'https://datascience.northbridge.example.edu/credentials/demo/status'\n"
+            f"c.Credkit.issuer_did = {DEMO_ISSUER!r}\n"
+            f"c.Credkit.status_base_url = 'https://{DEMO_HOST}/credentials/demo/status'\n"
             "# The track's notebooks import these: the sandbox's fork server loads them once.\n"
             "c.SandboxedExecute.preload = ['numpy', 'pandas']\n"
         )
@@ -157,14 +163,18 @@ def run_demo(out: Path) -> dict[str, Any]:
     site = publish_site(course, out / "site", key)
     click.echo(f"site     {site.site} ({len(site.written)} files to serve at https://{site.host}/)")
 
+    from kit.didweb import did_web_site_path
+    from kit.sources import Sources
+
     lists = {json.loads(p.read_text())["id"]: json.loads(p.read_text()) for p in (out / "status").glob("*.json")}
+    did_document = json.loads((site.site / did_web_site_path(DEMO_ISSUER)).read_text())
     rows, awards = [], []
     for learner in NAMES:
         files = sorted((out / "wallets" / learner).glob("*.json"))
         statuses = []
         for path in files:
             document = json.loads(path.read_text())
-            result = verify_credential(document, status_lists=lists)
+            result = verify_credential(document, sources=Sources(status_lists=lists, did_documents={DEMO_ISSUER: did_document}))
             statuses.append(result.status)
             awards.append({"learner": learner, "credential": document["credentialSubject"]["achievement"]["id"],
                            "name": document["name"], "id": document["id"], "file": str(path), "status": result.status})
@@ -185,7 +195,7 @@ def run_demo(out: Path) -> dict[str, Any]:
 
     charts = write_report(course, out / "report")
     summary = {
-        "issuer": key.did,
+        "issuer": DEMO_ISSUER,
         "learners": NAMES,
         "awards": awards,
         "revoked": [revoked.id],

@@ -10,7 +10,9 @@ the did:web issuer, else (a did:key course) the host of ``status_base_url``. It 
   (dates and reasons of revocations and suspensions, ``<list URL>.notices.json``);
 - the issuer profile (``issuer.json`` next to the DID document, or at the root);
 - one page per achievement whose id is under the host (``<id path>/index.html``, with the
-  Achievement as JSON-LD inside), so every such achievement id dereferences.
+  Achievement as JSON-LD inside), so every such achievement id dereferences;
+- ``verify.html``, the kit's verifier as one static page (built from ``verifier/`` into
+  ``kit/data/verify.html``): employers drop a credential on it, no install.
 """
 
 from __future__ import annotations
@@ -36,7 +38,9 @@ from kit.status import notices_url
 
 from .config import CourseSettings, load_course_config
 
-__all__ = ["PublishError", "PublishReport", "publish_site", "did_keys", "record_key", "rotate_key", "DID_KEYS_NAME"]
+__all__ = [
+    "PublishError", "PublishReport", "publish_site", "did_keys", "record_key", "rotate_key", "verify_page", "DID_KEYS_NAME",
+]
 
 DID_KEYS_NAME = "did-keys.json"
 
@@ -141,6 +145,16 @@ def _achievement_page(achievement: dict[str, Any], issuer: dict[str, Any]) -> st
 """
 
 
+def verify_page() -> str:
+    """The text of the static verify page shipped in the package; raises PublishError when it was not built."""
+    from importlib import resources
+
+    page = resources.files("kit.data").joinpath("verify.html")
+    if not page.is_file():
+        raise PublishError(f"{page}: the verify page was not built; run `make .venv/.credkit-installed` (or reinstall credkit)")
+    return page.read_text(encoding="utf-8")
+
+
 def _profile(settings: CourseSettings) -> IssuerProfile | None:
     from .awards import issuer_profile
     from .course import released_assessment, released_ids, released_track
@@ -165,6 +179,7 @@ def publish_site(course_root: str | Path, out: str | Path, key: IssuerKey, *, no
     site = Path(out).resolve()
     site.mkdir(parents=True, exist_ok=True)
     report = PublishReport(site=site, host=host, issuer=issuer_did)
+    page = verify_page()  # before anything is written: a site without its verify page is not published
     did_dir = site
     if is_did_web(issuer_did):
         keys = record_key(settings, key)
@@ -205,6 +220,7 @@ def publish_site(course_root: str | Path, out: str | Path, key: IssuerKey, *, no
                 continue
             achievement = json.loads(record.document)["credentialSubject"]["achievement"]
             _write(report, target / "index.html", _achievement_page(achievement, profile_json))
+    _write(report, site / "verify.html", page)
     return report
 
 

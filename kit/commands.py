@@ -140,7 +140,14 @@ def sign(file: str, key_file: str, cryptosuite: str, created: str | None, verifi
             parse_datetime(created)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--created") from None
+    from kit.proofs import check_cryptosuite_for
+
     document = read_json_file(file)
+    if isinstance(document, dict):
+        try:
+            check_cryptosuite_for(document, cryptosuite)
+        except CredkitError as exc:
+            raise type(exc)(f"{file}: {exc.diagnostics()}") from exc
     key = load_signing_key(key_file)
     try:
         signed = sign_document(document, key, cryptosuite=cryptosuite, created=created, verification_method=verification_method)
@@ -187,7 +194,7 @@ def load_credential_file(path: str) -> Any:
     return _parse_json(data, path)
 
 
-_LABELS = {"proof": "signature", "issuer": "issuer", "validity": "validity", "schema": "schema", "status": "status", "recipient": "recipient"}
+_LABELS = {"proof": "signature", "issuer": "issuer", "trust": "trust", "validity": "validity", "schema": "schema", "status": "status", "recipient": "recipient"}
 _EXIT_INVALID, _EXIT_UNCHECKED = 1, 3
 
 
@@ -236,9 +243,12 @@ def _human(path: str, report: Any) -> list[str]:
 @click.option("--status-list", "status_lists", multiple=True, metavar="URL=FILE", help="Use FILE as the status list published at URL (repeatable).")
 @click.option("--did-document", "did_documents", multiple=True, metavar="DID=FILE", help="Use FILE as the DID document of did:web DID (repeatable).")
 @click.option("--require-bound", is_flag=True, help="Fail a credential whose issuer no domain vouches for (a bare did:key).")
+@click.option("--trust", "trust", multiple=True, metavar="FILE|URL",
+              help="A trust registry (DCC dcc-legacy registry, or a known-registries list) to look issuers up in (repeatable).")
+@click.option("--require-trusted", is_flag=True, help="Fail a credential whose issuer no --trust registry lists.")
 def verify(
     files: tuple[str, ...], as_json: bool, recipient: str | None, offline: bool, status_lists: tuple[str, ...],
-    did_documents: tuple[str, ...], require_bound: bool,
+    did_documents: tuple[str, ...], require_bound: bool, trust: tuple[str, ...], require_trusted: bool,
 ) -> None:
     """Verify credentials (JSON or baked PNG/SVG): signature, issuer, dates, status, recipient.
 
@@ -255,6 +265,13 @@ def verify(
         offline=offline,
         cache_dir=default_cache_dir(),
     )
+    registries = None
+    if trust or require_trusted:
+        from datetime import datetime, timezone
+
+        from kit.trust import load_trust
+
+        registries = load_trust(list(trust), sources, datetime.now(timezone.utc))
     worst = 0
     for path in files:
         try:
@@ -270,7 +287,10 @@ def verify(
             }
             code, lines = _EXIT_INVALID, [f"FAIL {path}: invalid — format: {_plain(load_error)}"]
         else:
-            report = verify_credential(document, source=path, recipient=recipient, sources=sources, require_bound=require_bound)
+            report = verify_credential(
+                document, source=path, recipient=recipient, sources=sources, require_bound=require_bound,
+                trust=registries, require_trusted=require_trusted,
+            )
             report_json, lines = report.to_json(), _human(path, report)
             code = 0 if report.verified else (_EXIT_UNCHECKED if report.status == "unchecked" else _EXIT_INVALID)
         worst = code if worst == 0 or code == _EXIT_INVALID else worst

@@ -29,7 +29,7 @@ from kit.errors import CredkitError
 from kit.fileio import fault_point, write_atomic
 from kit.keys import IssuerKey
 from kit.ledger import IssuedRecord, Ledger
-from kit.proofs import RDFC, sign
+from kit.proofs import OPEN_BADGE_SUITE_RULE, RDFC, sign
 from kit.status import (
     DEFAULT_LIST_TTL, DEFAULT_LIST_VALIDITY, MIN_ENTRIES, PURPOSES, StatusList, status_entry, status_list_credential,
 )
@@ -103,6 +103,8 @@ class CredentialIssuer:
     ) -> None:
         if status_purpose not in PURPOSES:
             raise IssuanceError(f"status purpose must be one of {', '.join(PURPOSES)}")
+        if cryptosuite != RDFC:  # every credential issued here is an OpenBadgeCredential
+            raise IssuanceError(f"cryptosuite {cryptosuite}: {OPEN_BADGE_SUITE_RULE}")
         self.key, self.profile, self.ledger = key, profile, ledger
         self.issuer_did = issuer_identifier(key, issuer_did)
         self.wallet_root, self.status_dir = Path(wallet_root), Path(status_dir)

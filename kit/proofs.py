@@ -125,23 +125,39 @@ def sign(
     return signed
 
 
+OPEN_BADGE_SUITE_RULE = (
+    "Open Badges 3.0 credentials are signed with eddsa-rdfc-2022 only: 1EdTech's certification and DCC's verifier "
+    "reject eddsa-jcs-2022 (it remains available for other credential types)"
+)
+
+
+def check_cryptosuite_for(document: dict[str, Any], cryptosuite: str) -> None:
+    """Raise SigningError when ``cryptosuite`` is one Open Badges verifiers reject for this document."""
+    if cryptosuite != RDFC and _is_open_badge(document):
+        raise SigningError(f"cannot sign with {cryptosuite}: {OPEN_BADGE_SUITE_RULE}")
+
+
 def _is_open_badge(document: dict[str, Any]) -> bool:
     types = document.get("type")
     types = types if isinstance(types, list) else [types]
     return "OpenBadgeCredential" in types or "AchievementCredential" in types
 
 
-def _single_proof(document: dict[str, Any]) -> dict[str, Any]:
+def _proofs(document: dict[str, Any]) -> list[dict[str, Any]]:
     proof = document.get("proof")
     if proof is None:
         raise VerificationError("the credential has no proof", check="proof")
-    if isinstance(proof, list):
-        if len(proof) != 1:
-            raise VerificationError(f"expected exactly one proof, found {len(proof)}", check="proof")
-        proof = proof[0]
-    if not isinstance(proof, dict):
-        raise VerificationError("the proof is not a JSON object", check="proof")
-    return proof
+    proofs = proof if isinstance(proof, list) else [proof]
+    if not proofs:
+        raise VerificationError("the credential has no proof", check="proof")
+    if not all(isinstance(p, dict) for p in proofs):
+        raise VerificationError("a proof is not a JSON object", check="proof")
+    return proofs
+
+
+def _issuer_id(document: dict[str, Any]) -> Any:
+    issuer = document.get("issuer")
+    return issuer.get("id") if isinstance(issuer, dict) else issuer
 
 
 # verification method -> (controller DID, Ed25519 public key); raises VerificationError.
@@ -153,8 +169,43 @@ def verify_proof(document: dict[str, Any], *, max_work: int = DEFAULT_MAX_WORK, 
 
     The public key comes from ``resolve`` (default: did:key methods only, resolved offline). It
     is resolved after the proof's own shape is checked and before any canonicalization.
+
+    A document with several proofs (an OB 3.0 proof set) verifies when one proof from an accepted
+    suite (DataIntegrityProof with eddsa-rdfc-2022 or eddsa-jcs-2022) verifies; a valid one by the
+    issuer's own key is preferred. Proofs of other suites are passed over; when none verifies, the
+    first one's error is raised.
     """
-    proof = _single_proof(document)
+    proofs = _proofs(document)
+    accepted = [p for p in proofs if p.get("type") == "DataIntegrityProof" and p.get("cryptosuite") in CRYPTOSUITES]
+    if len(proofs) == 1 or not accepted:
+        if len(proofs) > 1:
+            kinds = ", ".join(sorted({f"{p.get('type')}/{p.get('cryptosuite')}" for p in proofs}))
+            raise VerificationError(f"none of the {len(proofs)} proofs uses a suite credkit accepts ({kinds})", check="proof")
+        return _verify_one(document, proofs[0], max_work=max_work, resolve=resolve)
+    from kit.sources import SourceUnavailable
+
+    verified: list[VerifiedProof] = []
+    errors: list[VerificationError] = []
+    for proof in accepted:
+        try:
+            verified.append(_verify_one(document, proof, max_work=max_work, resolve=resolve))
+        except VerificationError as exc:
+            errors.append(exc)
+    issuer = _issuer_id(document)
+    by_issuer = next((v for v in verified if v.controller == issuer), None)
+    if by_issuer is not None:
+        return by_issuer
+    # the issuer's own proof could not be checked (its DID document unreachable): say so, not "invalid"
+    unavailable = next((e for e in errors if isinstance(e, SourceUnavailable)), None)
+    if unavailable is not None:
+        raise unavailable
+    if verified:
+        return verified[0]
+    raise errors[0]
+
+
+def _verify_one(document: dict[str, Any], proof: dict[str, Any], *, max_work: int, resolve: KeyResolver | None) -> VerifiedProof:
+    """Check one proof of ``document`` (every proof of a proof set signs the document without its proofs)."""
     if proof.get("type") != "DataIntegrityProof":
         raise VerificationError(f"proof type {proof.get('type')!r} is not DataIntegrityProof", check="proof")
     cryptosuite = proof.get("cryptosuite")

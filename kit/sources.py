@@ -119,6 +119,10 @@ class Sources:
             return Fetched(self.did_documents[did], "given")
         return self._get(did, url, now, hint=f"--did-document {did}=FILE")
 
+    def document(self, url: str, now: datetime) -> Fetched:
+        """Any other JSON document a check needs (a trust registry), from the cache or over HTTPS."""
+        return self._get(url, url, now, hint="network access")
+
     # --- the cache and the network ---------------------------------------------------------------
 
     def _cache_file(self, key: str) -> Path | None:

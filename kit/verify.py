@@ -29,6 +29,7 @@ from kit.errors import CredkitError, VerificationError
 from kit.keys import resolve_did_key
 from kit.proofs import verify_proof
 from kit.sources import Sources, SourceUnavailable
+from kit.trust import TrustRegistries
 
 __all__ = [
     "CheckResult", "VerificationReport", "verify_credential", "verify", "STATUS_CHECKERS", "StatusOutcome", "CLOCK_SKEW",
@@ -73,7 +74,7 @@ class StatusOutcome:
 StatusChecker = Callable[[Credential, dict[str, Any], Sources, datetime], StatusOutcome]
 STATUS_CHECKERS: dict[str, StatusChecker] = {}
 
-_FAILURE_STATUS = {"format", "proof", "issuer", "schema", "recipient"}
+_FAILURE_STATUS = {"format", "proof", "issuer", "trust", "schema", "recipient"}
 
 
 @dataclass
@@ -222,12 +223,15 @@ def verify_credential(
     status_lists: dict[str, dict[str, Any]] | None = None,
     sources: Sources | None = None,
     require_bound: bool = False,
+    trust: TrustRegistries | None = None,
+    require_trusted: bool = False,
     now: datetime | None = None,
 ) -> VerificationReport:
     """Run every check on ``document`` and report each; never raises for a bad credential.
 
     ``sources`` supplies DID documents and status lists (default: ``status_lists`` only, offline);
-    ``require_bound`` fails an issuer that no domain vouches for (did:key).
+    ``require_bound`` fails an issuer that no domain vouches for (did:key); ``trust`` looks the
+    issuer up in trust registries, and ``require_trusted`` fails an issuer none of them lists.
     """
     if sources is None:
         sources = Sources(status_lists=dict(status_lists or {}))
@@ -250,7 +254,12 @@ def verify_credential(
     try:
         proof = verify_proof(credential.document, resolve=resolver)
         controller = proof.controller
-        report.add("proof", True, f"valid {proof.cryptosuite} signature by {proof.verification_method}")
+        if proof.cryptosuite != "eddsa-rdfc-2022" and credential.is_open_badge:
+            # a third party's choice: the signature holds, but Open Badges verifiers may refuse it
+            report.add("proof", True, f"valid {proof.cryptosuite} signature by {proof.verification_method}, but Open Badges 3.0 "
+                       "expects eddsa-rdfc-2022: 1EdTech-certified verifiers and DCC's reject this one", caution=True)
+        else:
+            report.add("proof", True, f"valid {proof.cryptosuite} signature by {proof.verification_method}")
     except KeyNotVouched as exc:
         report.add("proof", False, f"not made with a key its issuer's domain lists: {exc}")
         report.add("issuer", False, str(exc))
@@ -280,6 +289,9 @@ def verify_credential(
             f'identity not bound to any domain: the name "{_claimed_name(credential)}" is only claimed (issuer {issuer_id})',
             caution=True,
         )
+
+    if trust is not None or require_trusted:
+        _check_trust(report, trust or TrustRegistries(), require_trusted)
 
     valid_from, valid_until = credential.valid_from, credential.valid_until
     if valid_from is not None and now + CLOCK_SKEW < valid_from:
@@ -312,6 +324,30 @@ def verify_credential(
     else:
         report.add("recipient", None, "not checked (give --recipient with the applicant's e-mail address or id)")
     return report
+
+
+def _check_trust(report: VerificationReport, trust: TrustRegistries, required: bool) -> None:
+    """Which registries list the issuer; only once the issuer itself is established."""
+    issuer = report.check("issuer")
+    if issuer is None or issuer.passed is not True:
+        report.add("trust", None, "not looked up: the issuer's identity was not established")
+        return
+    listed = trust.listing(report.issuer["id"])
+    report.issuer["registries"] = [registry.name for registry, _entry in listed]
+    if listed:
+        registry, entry = listed[0]
+        also = f" (and {len(listed) - 1} more)" if len(listed) > 1 else ""
+        report.add("trust", True, f'listed in {registry.name}{also} as "{entry.get("name", "?")}"')
+        return
+    missing = "; ".join(f"{name}: {why}" for name, why in trust.unavailable)
+    given = ", ".join(r.name for r in trust.loaded) or "none loaded"
+    if missing and required:
+        report.add("trust", None, f"could not be checked: not in {given}, and some registries could not be loaded ({missing})", unchecked=True)
+    elif required:
+        report.add("trust", False, f"the issuer is not listed in any trust registry given ({given})")
+    else:
+        note = f"; not loaded: {missing}" if missing else ""
+        report.add("trust", True, f"the issuer is not listed in any trust registry given ({given}){note}", caution=True)
 
 
 def _check_status(

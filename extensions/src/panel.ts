@@ -88,12 +88,58 @@ function statusBadge(verification: IVerification): HTMLElement {
   );
 }
 
+/** Whether the issuer withdrew the credential: nothing of it is offered for sharing then. */
+function withdrawn(credential: ICredentialSummary): boolean {
+  return ['revoked', 'suspended'].includes(credential.verification.status);
+}
+
+/** What the issuer published about a revocation or suspension (the status check's line: date and reason). */
+function statusNote(credential: ICredentialSummary): string {
+  const check = (credential.verification.checks || []).find(c => c.check === 'status');
+  // the list's URL and where it came from stay in the details' checks; the card keeps date and reason
+  return check ? check.message.replace(/\s\(https:\/\/[^()]*\)$/, '') : STATUS_TEXT[credential.verification.status] || credential.verification.status;
+}
+
+/** The issuer's verify page (`credkit publish` writes it at the root of a did:web issuer's host), or null. */
+export function verifyPageUrl(issuerId: string | null): string | null {
+  if (!issuerId || !issuerId.startsWith('did:web:')) {
+    return null;
+  }
+  const host = decodeURIComponent(issuerId.slice('did:web:'.length).split(':')[0]).toLowerCase();
+  return /^[a-z0-9.-]+(:[0-9]{1,5})?$/.test(host) && !host.startsWith('.') ? `https://${host}/verify.html` : null;
+}
+
+/** LinkedIn's "Add to profile" form for a certification, filled from the credential. */
+export function linkedInUrl(credential: ICredentialSummary): string {
+  const params = new URLSearchParams({ startTask: 'CERTIFICATION_NAME', name: credential.name });
+  if (credential.issuer.name) {
+    params.set('organizationName', credential.issuer.name);
+  }
+  for (const [prefix, value] of [['issue', credential.validFrom], ['expiration', credential.validUntil]] as const) {
+    const date = value ? new Date(value) : null;
+    if (date && !isNaN(date.getTime())) {
+      params.set(`${prefix}Year`, String(date.getUTCFullYear()));
+      params.set(`${prefix}Month`, String(date.getUTCMonth() + 1));
+    }
+  }
+  // the credential's public URL: its achievement's page on the issuer's site (the credential id is a urn:uuid)
+  if (credential.achievementId && credential.achievementId.startsWith('https://')) {
+    params.set('certUrl', credential.achievementId);
+  }
+  if (credential.credentialId) {
+    params.set('certId', credential.credentialId);
+  }
+  return `https://www.linkedin.com/profile/add?${params.toString()}`;
+}
+
 /** The text a learner sends an employer along with the file. */
 export function shareText(credential: ICredentialSummary): string {
   const issuer = credential.issuer.name || credential.issuer.id || 'my course';
   const skills = credential.skills.map(s => s.name).join(', ');
+  const page = verifyPageUrl(credential.issuer.id);
   return [
     `I earned the credential “${credential.name}” from ${issuer}${skills ? ` (skills: ${skills})` : ''}.`,
+    page ? `Check it without installing anything: open ${page} and drop the attached file on it.` : '',
     'It is a signed Open Badges 3.0 credential, verifiable offline: check the attached file ' +
       `(credential-${credential.id}.json, or the badge image with the credential baked in) with ` +
       `\`credkit verify credential-${credential.id}.json --recipient <my e-mail>\` ` +
@@ -248,6 +294,7 @@ export class CredentialsPanel extends Widget {
         { class: 'credkit-card-main' },
         h('div', { class: 'credkit-card-top' }, h('span', { class: 'credkit-name' }, credential.name), statusBadge(credential.verification)),
         h('div', { class: 'credkit-issuer' }, credential.issuer.name || credential.issuer.id || ''),
+        withdrawn(credential) ? h('div', { class: 'credkit-withdrawn' }, statusNote(credential)) : null,
         skills,
         h(
           'div',
@@ -332,7 +379,18 @@ export class CredentialsPanel extends Widget {
         reverify.removeAttribute('disabled');
       }
     });
-    actions.appendChild(copy);
+    const share = h('div', { class: 'credkit-share' });
+    if (withdrawn(credential)) {
+      // a revoked or suspended credential is not offered for sharing; say why instead
+      share.appendChild(h('p', { class: 'credkit-withdrawn' }, `Not shareable: ${statusNote(credential)}`));
+    } else {
+      actions.appendChild(copy);
+      const page = verifyPageUrl(credential.issuer.id);
+      if (page) {
+        share.appendChild(h('a', { class: 'credkit-button credkit-verify-page', href: page, target: '_blank', rel: 'noopener noreferrer' }, 'Issuer’s verify page'));
+      }
+      share.appendChild(h('a', { class: 'credkit-button credkit-linkedin', href: linkedInUrl(credential), target: '_blank', rel: 'noopener noreferrer' }, 'Add to LinkedIn profile'));
+    }
     actions.appendChild(reverify);
 
     const skills = h('ul', { class: 'credkit-skills credkit-skills-detailed' });
@@ -361,6 +419,7 @@ export class CredentialsPanel extends Widget {
       credential.description ? h('p', { class: 'credkit-description' }, credential.description) : null,
       h('div', { class: 'credkit-dates' }, `Valid from ${formatDate(credential.validFrom)}`, credential.validUntil ? ` until ${formatDate(credential.validUntil)}` : ', no expiry'),
       actions,
+      share,
       h('h4', {}, 'Criteria'),
       h('p', { class: 'credkit-criteria' }, credential.criteria.narrative || credential.criteria.id || 'Not stated by the issuer.'),
       h('h4', {}, 'Skills'),

@@ -1,137 +1,20 @@
 """did:web issuers end to end: `credkit publish` a site, serve it over real HTTPS, `credkit verify` the file alone.
 
-The server is Python's http.server with TLS on 127.0.0.1, its certificate from a throwaway test CA
-(trustme) that only the verifying process trusts (``SSL_CERT_FILE``). The issuer is
-``did:web:localhost%3A<port>``: the did:web spec writes the port as %3A, so no hosts file is needed.
+The site and its HTTPS server are tests/didweb_site.py's fixtures.
 """
 
 from __future__ import annotations
 
 import copy
-import dataclasses
-import functools
-import http.server
 import json
-import ssl
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-import trustme
-
-from kit.credentials import Achievement, IssuerProfile, Recipient
 from kit.didweb import did_web_url
-from kit.issuance import AwardRequest, CredentialIssuer
-from kit.keys import IssuerKey, save_key
-from kit.ledger import Ledger
+from kit.keys import IssuerKey
 from kit.proofs import sign
-from tests.helpers import SAMPLE_ISSUER_ARGS, run_credkit, sample_award
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
-        pass
-
-
-@dataclasses.dataclass
-class Site:
-    """A published issuer site served over HTTPS, and what a verifier needs to trust it."""
-
-    root: Path
-    port: int
-    ca_file: Path
-    server: http.server.ThreadingHTTPServer
-    thread: threading.Thread
-
-    @property
-    def did(self) -> str:
-        return f"did:web:localhost%3A{self.port}"
-
-    @property
-    def base(self) -> str:
-        return f"https://localhost:{self.port}"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
-
-
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[Site]:
-    ca = trustme.CA()
-    cert = ca.issue_cert("localhost", "127.0.0.1")
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    cert.configure_cert(context)
-    root = tmp_path / "site"
-    root.mkdir()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(root)))
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    ca_file = tmp_path / "test-ca.pem"
-    ca.cert_pem.write_to_path(str(ca_file))
-    served = Site(root, server.server_address[1], ca_file, server, thread)
-    yield served
-    if thread.is_alive():
-        served.stop()
-
-
-@dataclasses.dataclass
-class Course:
-    root: Path
-    key: IssuerKey
-    credentials: list[dict[str, Any]]
-    ids: list[str]
-
-
-def _env(site: Site, cache: Path) -> dict[str, str]:
-    return {"SSL_CERT_FILE": str(site.ca_file), "CREDKIT_CACHE_DIR": str(cache)}
-
-
-@pytest.fixture
-def course(tmp_path: Path, site: Site) -> Course:
-    """A course whose issuer is the did:web of the test site, with two credentials issued and the site published."""
-    root, instructor = tmp_path / "course", tmp_path / "instructor"
-    root.mkdir()
-    instructor.mkdir()
-    key = IssuerKey.generate()
-    save_key(key, instructor / "issuer.json")
-    (root / "nbgrader_config.py").write_text(
-        "c = get_config()\n"
-        "c.CourseDirectory.course_id = 'ds101'\n"
-        f"c.Credkit.key_file = {str(instructor / 'issuer.json')!r}\n"
-        f"c.Credkit.issuer_did = {site.did!r}\n"
-        f"c.Credkit.status_base_url = '{site.base}/ds101/status'\n"
-    )
-    from grading.config import load_course_config
-
-    settings = load_course_config(root)
-    achievement = Achievement(
-        id=f"{site.base}/achievements/pandas-wrangling", name="pandas data wrangling",
-        description="Cleans, reshapes and aggregates tabular data with pandas.", criteria="80% on groupby and merge.",
-    )
-    requests = [
-        AwardRequest(
-            award_key=f"ds101/learner{i}/pandas", course="ds101", learner=f"learner{i}",
-            award=sample_award(achievement=achievement, recipient=Recipient(f"learner{i}@example.edu") if i else Recipient("learner0", identity_type="systemId")),
-        )
-        for i in range(2)
-    ]
-    with Ledger(settings.ledger_url) as ledger:
-        issuer = CredentialIssuer(
-            key=key, profile=IssuerProfile(**SAMPLE_ISSUER_ARGS), ledger=ledger,  # type: ignore[arg-type]
-            wallet_root=settings.wallet_root, status_dir=settings.status_dir,
-            status_base_url=settings.status_base_url("unused"), issuer_did=settings.issuer_did,
-        )
-        issued = issuer.issue(requests)
-    published = run_credkit("publish", "--course", str(root), "--out", str(site.root))
-    assert published.returncode == 0, published.stderr
-    assert f"https://localhost:{site.port}/" in published.stdout
-    documents = [json.loads(i.path.read_text()) for i in issued.issued]
-    return Course(root, key, documents, [str(i.path) for i in issued.issued])
+from tests.didweb_site import Course, Site, course, site, site_env  # noqa: F401 - fixtures
+from tests.helpers import run_credkit
 
 
 def _write(tmp_path: Path, name: str, document: dict[str, Any]) -> str:
@@ -162,7 +45,7 @@ def test_publish_writes_the_did_document_status_list_and_pages(course: Course, s
 
 
 def test_genuine_credential_verifies_with_nothing_but_the_file(course: Course, site: Site, tmp_path: Path) -> None:
-    result = run_credkit("verify", course.ids[1], env=_env(site, tmp_path / "cache"))
+    result = run_credkit("verify", course.ids[1], env=site_env(site, tmp_path / "cache"))
     _no_traceback(result)
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
@@ -170,13 +53,13 @@ def test_genuine_credential_verifies_with_nothing_but_the_file(course: Course, s
     assert any(line.split()[:2] == ["issuer", "ok"] and f"domain localhost:{site.port} vouches for this key" in line for line in lines)
     assert any(line.split()[:2] == ["status", "ok"] and "not revoked" in line and "fetched just now" in line for line in lines)
     # e-mail and system ids both identify the recipient
-    by_mail = run_credkit("verify", "--json", "--recipient", "Learner1@Example.edu", course.ids[1], env=_env(site, tmp_path / "cache"))
+    by_mail = run_credkit("verify", "--json", "--recipient", "Learner1@Example.edu", course.ids[1], env=site_env(site, tmp_path / "cache"))
     report = json.loads(by_mail.stdout)
     assert by_mail.returncode == 0 and report["verified"] is True
     assert report["issuer"] == {"id": site.did, "name": "Example University", "domain": f"localhost:{site.port}", "registries": []}
-    by_id = run_credkit("verify", "--recipient", "learner0", course.ids[0], env=_env(site, tmp_path / "cache"))
+    by_id = run_credkit("verify", "--recipient", "learner0", course.ids[0], env=site_env(site, tmp_path / "cache"))
     assert by_id.returncode == 0 and "issued to learner0 (the id in the credential)" in by_id.stdout
-    wrong = run_credkit("verify", "--recipient", "learner1", course.ids[0], env=_env(site, tmp_path / "cache"))
+    wrong = run_credkit("verify", "--recipient", "learner1", course.ids[0], env=site_env(site, tmp_path / "cache"))
     assert wrong.returncode == 1 and "recipient: not issued to learner1" in wrong.stdout.splitlines()[0]
 
 
@@ -186,21 +69,21 @@ def test_revoked_credential_fails_with_its_date_and_reason(course: Course, site:
     assert revoked.returncode == 0, revoked.stderr
     assert "republish" in revoked.stdout and "credkit publish" in revoked.stdout
     # before republishing, the site still says valid; after it, revoked
-    assert run_credkit("verify", course.ids[0], env=_env(site, tmp_path / "cache-before")).returncode == 0
+    assert run_credkit("verify", course.ids[0], env=site_env(site, tmp_path / "cache-before")).returncode == 0
     assert run_credkit("publish", "--course", str(course.root), "--out", str(site.root)).returncode == 0
-    result = run_credkit("verify", course.ids[0], env=_env(site, tmp_path / "cache-after"))
+    result = run_credkit("verify", course.ids[0], env=site_env(site, tmp_path / "cache-after"))
     _no_traceback(result)
     assert result.returncode == 1
     head = result.stdout.splitlines()[0]
     assert head.startswith("FAIL") and "revoked" in head and "plagiarism confirmed" in head and " on 20" in head
-    other = run_credkit("verify", course.ids[1], env=_env(site, tmp_path / "cache-after"))
+    other = run_credkit("verify", course.ids[1], env=site_env(site, tmp_path / "cache-after"))
     assert other.returncode == 0, other.stdout
 
 
 def test_forged_copy_under_a_new_key_is_unbound_or_not_vouched(course: Course, site: Site, tmp_path: Path) -> None:
     genuine = {k: v for k, v in course.credentials[1].items() if k != "proof"}
     forger = IssuerKey.generate()
-    env = _env(site, tmp_path / "cache")
+    env = site_env(site, tmp_path / "cache")
 
     # 1. the same name, re-signed as a did:key: verifies as a signature, but nobody vouches for the name
     as_did_key = copy.deepcopy(genuine)
@@ -230,7 +113,7 @@ def test_forged_copy_under_a_new_key_is_unbound_or_not_vouched(course: Course, s
 
 def test_server_down_is_could_not_be_checked_and_offline_uses_files_or_cache(course: Course, site: Site, tmp_path: Path) -> None:
     warm = tmp_path / "warm-cache"
-    assert run_credkit("verify", course.ids[1], env=_env(site, warm)).returncode == 0
+    assert run_credkit("verify", course.ids[1], env=site_env(site, warm)).returncode == 0
     did_file = tmp_path / "did.json"
     did_file.write_bytes((site.root / ".well-known" / "did.json").read_bytes())
     list_url = course.credentials[1]["credentialStatus"]["statusListCredential"]
@@ -238,7 +121,7 @@ def test_server_down_is_could_not_be_checked_and_offline_uses_files_or_cache(cou
     list_file.write_bytes((site.root / "ds101" / "status" / "revocation-1").read_bytes())
     site.stop()
 
-    cold = run_credkit("verify", course.ids[1], env=_env(site, tmp_path / "cold-cache"))
+    cold = run_credkit("verify", course.ids[1], env=site_env(site, tmp_path / "cold-cache"))
     _no_traceback(cold)
     assert cold.returncode == 3, cold.stdout
     head = cold.stdout.splitlines()[0]
@@ -248,16 +131,16 @@ def test_server_down_is_could_not_be_checked_and_offline_uses_files_or_cache(cou
     # offline, from the files the employer was handed
     files = run_credkit(
         "verify", "--offline", "--did-document", f"{site.did}={did_file}", "--status-list", f"{list_url}={list_file}",
-        course.ids[1], env=_env(site, tmp_path / "cold-cache"),
+        course.ids[1], env=site_env(site, tmp_path / "cold-cache"),
     )
     assert files.returncode == 0, files.stdout
     assert "from the file given" in files.stdout and "vouches for this key" in files.stdout
     # offline, from what an earlier online check cached
-    cached = run_credkit("verify", "--offline", course.ids[1], env=_env(site, warm))
+    cached = run_credkit("verify", "--offline", course.ids[1], env=site_env(site, warm))
     assert cached.returncode == 0, cached.stdout
     assert "cached copy fetched" in cached.stdout
     # offline with neither: says what is missing and how to give it
-    bare = run_credkit("verify", "--offline", course.ids[1], env=_env(site, tmp_path / "empty-cache"))
+    bare = run_credkit("verify", "--offline", course.ids[1], env=site_env(site, tmp_path / "empty-cache"))
     assert bare.returncode == 3 and f"--did-document {site.did}=FILE" in bare.stdout.splitlines()[0]
 
 
@@ -271,7 +154,7 @@ def test_untrusted_certificate_is_could_not_be_checked(course: Course, site: Sit
 def test_a_tampered_did_web_credential_is_invalid(course: Course, site: Site, tmp_path: Path) -> None:
     tampered = copy.deepcopy(course.credentials[1])
     tampered["credentialSubject"]["result"][0]["value"] = "10"
-    result = run_credkit("verify", _write(tmp_path, "tampered.json", tampered), env=_env(site, tmp_path / "cache"))
+    result = run_credkit("verify", _write(tmp_path, "tampered.json", tampered), env=site_env(site, tmp_path / "cache"))
     assert result.returncode == 1 and "proof: the signature does not match" in result.stdout.splitlines()[0]
 
 
@@ -287,18 +170,18 @@ def test_rotation_keeps_old_credentials_and_a_compromised_key_fails_them(course:
     methods = json.loads((site.root / ".well-known" / "did.json").read_text())["assertionMethod"]
     assert methods == [f"{site.did}#{course.key.public_key_multibase}", f"{site.did}#{second.public_key_multibase}"]
     # a credential from the retired key still verifies; one signed with the new key too
-    assert run_credkit("verify", course.ids[1], env=_env(site, tmp_path / "c1")).returncode == 0
+    assert run_credkit("verify", course.ids[1], env=site_env(site, tmp_path / "c1")).returncode == 0
     unsigned = {k: v for k, v in course.credentials[1].items() if k != "proof"}
     by_second = _write(tmp_path, "second.json", sign(unsigned, second, verification_method=f"{site.did}#{second.public_key_multibase}"))
-    assert run_credkit("verify", by_second, env=_env(site, tmp_path / "c1")).returncode == 0
+    assert run_credkit("verify", by_second, env=site_env(site, tmp_path / "c1")).returncode == 0
 
     # the second key leaks: rotate again, marking it compromised
     leaked = run_credkit("keys", "rotate", "--compromised", "--course", str(course.root))
     assert leaked.returncode == 0, leaked.stderr
     assert run_credkit("publish", "--course", str(course.root), "--out", str(site.root)).returncode == 0
-    result = run_credkit("verify", by_second, env=_env(site, tmp_path / "c2"))
+    result = run_credkit("verify", by_second, env=site_env(site, tmp_path / "c2"))
     _no_traceback(result)
     assert result.returncode == 1 and "revoked this key" in result.stdout.splitlines()[0]
-    assert run_credkit("verify", course.ids[1], env=_env(site, tmp_path / "c2")).returncode == 0
+    assert run_credkit("verify", course.ids[1], env=site_env(site, tmp_path / "c2")).returncode == 0
     no_did_web = run_credkit("keys", "rotate", "--course", str(tmp_path))
     assert no_did_web.returncode == 1 and "needs a did:web issuer" in no_did_web.stderr and "Traceback" not in no_did_web.stderr

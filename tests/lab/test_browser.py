@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from urllib.parse import parse_qs, urlsplit
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -233,11 +234,70 @@ def test_details_downloads_verify_and_share(page: Page, lab: Lab, tmp_path: Path
     shared = page.evaluate("navigator.clipboard.readText()")
     assert "pandas data wrangling" in shared and f"credkit verify credential-{good_id}.json" in shared
     assert lab.wallets.documents["good"]["id"] in shared
+    # LinkedIn's "Add to profile" form, filled from the credential; no verify page for a did:key issuer (no domain)
+    linkedin = details.locator("a.credkit-linkedin").get_attribute("href") or ""
+    query = parse_qs(urlsplit(linkedin).query)
+    assert linkedin.startswith("https://www.linkedin.com/profile/add?") and query["startTask"] == ["CERTIFICATION_NAME"]
+    assert query["name"] == ["pandas data wrangling"] and query["organizationName"] == ["Example University"]
+    assert query["certId"] == [lab.wallets.documents["good"]["id"]]
+    assert query["certUrl"] == [lab.wallets.documents["good"]["credentialSubject"]["achievement"]["id"]]
+    expect(details.locator("a.credkit-verify-page")).to_have_count(0)
 
     details.locator(".credkit-reverify").click()
     expect(page.locator(".Toastify__toast").filter(has_text="pandas data wrangling: Verified")).to_be_visible()
     details.locator(".credkit-back").click()
     expect(page.locator("#credkit-credentials .credkit-card")).to_have_count(7)
+
+
+def test_a_revoked_or_suspended_credential_is_not_offered_for_sharing(page: Page, lab: Lab) -> None:
+    for role, word in (("revoked", "revoked by its issuer"), ("suspended", "suspended by its issuer")):
+        credential_id = lab.wallets.ids[role]
+        expect(card(page, credential_id).locator(".credkit-withdrawn")).to_contain_text(word)
+        card(page, credential_id).click()
+        details = page.locator(f'#credkit-credentials .credkit-details[data-credential-id="{credential_id}"]')
+        expect(details).to_be_visible()
+        expect(details.locator(".credkit-withdrawn")).to_contain_text(f"Not shareable: {word}")
+        for shared in (".credkit-copy", ".credkit-linkedin", ".credkit-verify-page"):
+            expect(details.locator(shared)).to_have_count(0)
+        details.locator(".credkit-back").click()
+    expect(card(page, lab.wallets.ids["good"]).locator(".credkit-withdrawn")).to_have_count(0)
+
+
+def test_panel_reads_well_at_the_default_sidebar_width(page: Page, lab: Lab) -> None:
+    """Not widened: every status pill whole inside its card, every title on few lines."""
+    browser = page.context.browser
+    assert browser is not None
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    try:
+        fresh = context.new_page()
+        # a workspace of its own: the module's page widened the sidebar, and workspaces remember that
+        fresh.goto(f"{lab.url}/lab/workspaces/default-width?token={lab.token}")
+        fresh.locator("#jp-main-dock-panel").wait_for()
+        if not fresh.locator("#credkit-credentials").is_visible():
+            fresh.locator('.lm-TabBar-tab[data-id="credkit-credentials"]').click()
+        expect(fresh.locator("#credkit-credentials .credkit-card")).to_have_count(7)
+        width = fresh.locator("#credkit-credentials").bounding_box()
+        assert width is not None and width["width"] < 320, width  # JupyterLab's default left sidebar
+        layout = fresh.eval_on_selector_all(
+            "#credkit-credentials .credkit-card",
+            r"""cards => cards.map(card => {
+                const pill = card.querySelector('.credkit-status').getBoundingClientRect();
+                const box = card.getBoundingClientRect();
+                const name = card.querySelector('.credkit-name');
+                const range = document.createRange();
+                range.selectNodeContents(name);
+                const lines = new Set([...range.getClientRects()].map(r => Math.round(r.top))).size;
+                const el = card.querySelector('.credkit-status');
+                return {name: name.textContent, pillInside: pill.left >= box.left && pill.right <= box.right + 0.5,
+                        pillWhole: el.scrollWidth <= el.clientWidth + 1, lines, words: name.textContent.split(/\s+/).length};
+            })""",
+        )
+        fresh.locator("#credkit-credentials").screenshot(path=str(lab.shots / "credentials-default-width.png"))
+        for item in layout:
+            assert item["pillInside"] and item["pillWhole"], item
+            assert item["lines"] < max(2, item["words"]), item  # never a word per line
+    finally:
+        context.close()
 
 
 def test_tampering_after_load_shows_invalid_on_reverify(page: Page, lab: Lab) -> None:
