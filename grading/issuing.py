@@ -190,7 +190,8 @@ def after_grading(course_root: str, assignment: str, result: object, *, issue: b
 
     passphrase = os.environ.get("CREDKIT_KEY_PASSPHRASE")
     if not settings.key_file.exists():
-        out["issue_skipped"] = f"no issuer key at {settings.key_file} (credkit keys new --encrypt --out {settings.key_file})"
+        out["issue_skipped"] = (f"no issuer key at {settings.key_file}; make one with: credkit keys new --encrypt "
+                                f"--out {settings.key_file} (or grade with --no-issue)")
         return out
     if key_file_is_encrypted(settings.key_file) and not passphrase:
         out["issue_skipped"] = "the issuer key is encrypted; set CREDKIT_KEY_PASSPHRASE or run credkit issue"
