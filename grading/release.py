@@ -192,10 +192,21 @@ def release(assessment_path: str | Path, course: str | Path, *, nbgrader_args: S
     data = json.dumps(skill_map(assessment, released), indent=2, ensure_ascii=False) + "\n"
     write_atomic(released_dir / "credkit-skills.json", data.encode("utf-8"))
     record_release(course, assessment, {n: hashlib.sha256(b).hexdigest() for n, b in copies.items()})
+    _warn_without_email(course, overrides)
     if not ensure_feedback_config(course):
         log.warning("%s: not changed by credkit; to show learners their skills and never hidden tests in "
                     "feedback, add: %s", course / "nbgrader_config.py", feedback_config_lines())
     return released_dir
+
+
+def _warn_without_email(course: Path, overrides: Any) -> None:
+    """Before anything is issued: say which learners the gradebook has no e-mail for."""
+    from nbgrader.coursedir import CourseDirectory
+
+    from .issuing import warn_learners_without_email
+
+    coursedir = CourseDirectory(config=_course_config(course, overrides))
+    warn_learners_without_email(coursedir.db_url, coursedir.course_id)
 
 
 def _copies(course: Path, assessment: Assessment, source: Path) -> dict[str, bytes]:

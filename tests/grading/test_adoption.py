@@ -175,4 +175,44 @@ def test_readme_adoption_on_nbgrader_docs_course(template: Path, tmp_path: Path)
     issued = subprocess.run([str(readme_steps.VENV_BIN / "credkit"), "issue", "--course", "example_course"],
                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert issued.returncode == 0, issued.stderr
+    assert "1 learner(s) have no e-mail in the gradebook (hacker)" in issued.stderr  # said before issuing
     assert _held(course)["hacker"] == {"Python functions", "Explaining mathematics"}
+    [math] = [json.loads(f.read_text()) for f in (course / "credkit" / "wallets" / "hacker").glob("*.json")
+              if "Explaining" in f.read_text()]
+    assert "\u201cExplaining mathematics\u201d graded by hand by an instructor" in math["credentialSubject"]["achievement"]["criteria"]["narrative"]
+    assert "graded by hand" in math["evidence"][0]["description"]
+
+    # a re-autograde marks the hand-graded cells as waiting again: a credential held is not "waiting"
+    again = subprocess.run([str(readme_steps.VENV_BIN / "nbgrader"), "autograde", "ps1", "--force", "--student", "hacker"],
+                           cwd=course, env=env, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-2000:]
+    issued = subprocess.run([str(readme_steps.VENV_BIN / "credkit"), "issue", "--course", "example_course"],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert issued.returncode == 0, issued.stderr
+    assert "held back: hacker" not in issued.stderr and "no longer meets" not in issued.stderr, issued.stderr
+    assert "held back: bitdiddle: Explaining mathematics (ps1) waits for manual grading" in issued.stderr
+
+
+def test_readme_first_steps_for_a_new_instructor_in_an_empty_folder(tmp_path: Path) -> None:
+    [(lang, code)] = readme_steps.blocks("First steps for a new instructor")
+    assert lang == "sh"
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    home = tmp_path / "home"
+    env = readme_steps.instructor_env(home)
+    done = readme_steps.run_sh(code, folder, env)
+    assert "ok: 1 file(s) valid" in done.stdout
+    assert "graded 1, failed 0" in done.stdout and "issued 1 credential(s)" in done.stdout, done.stdout
+    assert len(list((folder / "my-course" / "credkit" / "wallets" / "ada").glob("*.json"))) == 1
+    assert list((folder / "site").rglob("*.json")), "the status lists are in the site to upload"
+
+    # without an issuer key: graded and summarised, then one line saying how to make one, exit 1
+    other = readme_steps.instructor_env(tmp_path / "home-without-key")
+    proc = subprocess.run([str(readme_steps.VENV_BIN / "credkit"), "grade", "my-assessment", "--course-dir",
+                           "my-course", "--force", "--no-progress"], cwd=folder, env=other, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 1, (proc.returncode, proc.stdout, proc.stderr)
+    assert "graded 1, failed 0" in proc.stdout
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("credkit: error:")]
+    assert len(errors) == 1 and "credkit keys new" in errors[0] and "my-course-issuer-key.json" in errors[0], proc.stderr
+    assert "Traceback" not in proc.stderr
