@@ -13,6 +13,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import readme_steps
 from grading_course import VENV_BIN, grader_env
 from nbformat.v4 import new_code_cell, new_notebook
 
@@ -116,3 +117,25 @@ def test_every_learner_folder_is_accounted_for(tmp_path: Path) -> None:
     assert "ben: " in proc.stdout and "no notebook in the submission" in proc.stdout, proc.stdout
     assert "cai: " in proc.stdout and "an nbformat 3 notebook" in proc.stdout, proc.stdout
     assert "No notebooks were matched" not in proc.stderr
+
+
+def test_a_manifest_changed_since_release_still_gets_a_summary(tmp_path: Path) -> None:
+    folder = tmp_path / "assessments" / "t" / "mean-values"
+    env = readme_steps.instructor_env(tmp_path / "home")
+    key = tmp_path / "home" / ".jupyter" / "credkit" / "c-issuer-key.json"  # the course's default key
+    for args in (("new", "assessment", str(folder)), ("release", str(folder), "--course", str(tmp_path / "c")),
+                 ("keys", "new", "--out", str(key))):
+        made = subprocess.run([str(VENV_BIN / "credkit"), *args], env=env, capture_output=True, text=True, timeout=300)
+        assert made.returncode == 0, made.stderr
+    course = tmp_path / "c"
+    dest = course / "submitted" / "ada" / "mean-values"
+    dest.mkdir(parents=True)
+    nbformat.write(nbformat.read(folder / "mean-values.ipynb", as_version=4), dest / "mean-values.ipynb")
+    manifest = folder / "manifest.toml"
+    manifest.write_text(manifest.read_text().replace("Example University", "Example University (edited)"))
+    proc = subprocess.run([str(VENV_BIN / "credkit"), "grade", "mean-values", "--course-dir", str(course),
+                           "--no-progress"], env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1, (proc.returncode, proc.stdout, proc.stderr)
+    assert "graded 1, failed 0" in proc.stdout  # the grades are written and said so
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("credkit: error:")]
+    assert len(errors) == 1 and "changed since it was released" in errors[0], proc.stderr
