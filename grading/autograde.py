@@ -264,8 +264,15 @@ class CredkitAutograde(Autograde):
                     continue
                 dest = self._dest(assignment, student)
                 if os.path.exists(dest) and (self.force or (store.status(assignment, student) or ("",))[0] != "graded"):
-                    # a stopped or failed run left it half done: grade it again from scratch
-                    rmtree(dest)
+                    # a stopped or failed run left it half done: grade it again from scratch (with
+                    # --notebook, only that notebook, as nbgrader's own init_destination does)
+                    if self.coursedir.notebook_id == "*":
+                        rmtree(dest)
+                    else:
+                        for nb_path in self.notebooks:
+                            done = os.path.join(dest, os.path.basename(nb_path))
+                            if os.path.exists(done):
+                                os.remove(done)
                 if not self.init_destination(assignment, student):
                     self._forget_sanitized(path)
                     self._report(SubmissionResult(assignment, student, "skipped", "excluded"))

@@ -101,19 +101,56 @@ def _award_for(rule: CredentialRule, assessment: Assessment, scores: dict[str, S
                 ),
             )
         )
+    methods = {t.skill: _how_assessed(assessment, t.skill) for t in rule.requires}
+    how = "; ".join(f"\u201c{assessment.skills[s].name}\u201d {m}" for s, m in methods.items())
+    criteria = rule.criteria + (f" How each skill is assessed: {how}." if rule.criteria_generated else "")
+    by_hand = any("by hand" in m for m in methods.values())
     return Award(
         achievement=Achievement(
-            id=rule.id, name=rule.name, description=rule.description, criteria=rule.criteria,
+            id=rule.id, name=rule.name, description=rule.description, criteria=criteria,
             image=_image_uri(assessment.folder, rule.image), achievement_type="MicroCredential",
         ),
         recipient=_recipient(grades),
         skills=tuple(skills),
         valid_from=now,
         valid_until=now + timedelta(days=rule.validity_days) if rule.validity_days else None,
-        evidence=(Evidence(name=f"{assessment.title}: autograded submission",
-                           description=f"nbgrader assessment '{assessment.id}', executed in credkit's sandbox; "
-                                       "scores read from the course gradebook", genre="Assessment"),),
+        evidence=(Evidence(name=f"{assessment.title}: {'graded' if by_hand else 'autograded'} submission",
+                           description=f"nbgrader assessment '{assessment.id}': {how}; the learner's code "
+                                       "executed in credkit's sandbox; scores read from the course gradebook",
+                           genre="Assessment"),),
     )
+
+
+_CELL_KINDS: dict[tuple[object, ...], dict[str, bool]] = {}
+
+
+def _autograded_cells(assessment: Assessment) -> dict[str, bool]:
+    """grade_id -> True for an autograder test cell, False for a hand-graded answer or task cell
+    (read once per assessment from the instructor's source notebooks)."""
+    key = (str(assessment.path), *((nb, _mtime(assessment.folder / nb)) for nb in assessment.notebooks))
+    if key not in _CELL_KINDS:
+        from .validate import read_graded_cells
+
+        cells, _ = read_graded_cells(assessment.folder, assessment.notebooks)
+        _CELL_KINDS[key] = {g: c.is_test for g, c in cells.items()}
+    return _CELL_KINDS[key]
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return 0
+
+
+def _how_assessed(assessment: Assessment, skill: str) -> str:
+    kinds = _autograded_cells(assessment)
+    auto = [kinds.get(g, True) for g in assessment.cells_of(skill)]
+    if all(auto):
+        return "by autograded tests"
+    if not any(auto):
+        return "graded by hand by an instructor"
+    return "by autograded tests and answers graded by hand by an instructor"
 
 
 def award_key(course_id: str, learner: str, achievement_id: str) -> str:

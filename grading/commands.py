@@ -34,15 +34,23 @@ def validate(paths: tuple[Path, ...], strict: bool) -> None:
     click.echo(f"ok: {len(reports)} file(s) valid, {len(warnings)} warning(s)")
 
 
-@click.command()
+@click.command(context_settings={"ignore_unknown_options": True})
 @click.argument("assessment", type=click.Path(path_type=Path))
 @click.option("--course", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="The nbgrader course folder (created when missing).")
-def release(assessment: Path, course: Path) -> None:
-    """Put ASSESSMENT into an nbgrader course: source/, generate_assignment, and the learner-safe skill map."""
+@click.argument("nbgrader_args", nargs=-1, type=click.UNPROCESSED, metavar="[--Class.trait=value]...")
+def release(assessment: Path, course: Path, nbgrader_args: tuple[str, ...]) -> None:
+    """Put ASSESSMENT into an nbgrader course: source/, generate_assignment, and the learner-safe skill map.
+
+    Settings for nbgrader generate_assignment (e.g. --IncludeHeaderFooter.header=source/header.ipynb)
+    are passed on, as to nbgrader; the course's nbgrader_config.py is used as nbgrader uses it.
+    """
+    import logging
+
     from .release import release as do_release
 
-    out = do_release(assessment, course)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="credkit: %(levelname)s: %(message)s")
+    out = do_release(assessment, course, nbgrader_args=nbgrader_args)
     click.echo(str(out))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import click
 
@@ -17,6 +18,9 @@ from .issuing import UNSAFE_FLAG
 @click.option("--json", "as_json", is_flag=True, help="Print what happened as JSON.")
 def issue(course: str, assignments: tuple[str, ...], learners: tuple[str, ...], unsafe: bool, as_json: bool) -> None:
     """Issue, sign and deliver the skill credentials the course's grades earn (idempotent)."""
+    import logging
+
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="credkit: %(levelname)s: %(message)s")
     from kit.commands import load_signing_key
 
     from .config import load_course_config
@@ -35,6 +39,8 @@ def issue(course: str, assignments: tuple[str, ...], learners: tuple[str, ...], 
     )
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))
+        if report.unsandboxed and not report.issued:
+            sys.exit(1)  # nothing could be issued: a script must see that
         return
     click.echo(f"issued {len(report.issued)} credential(s); {report.already_issued} already issued; "
                f"{report.redelivered} re-delivered")
@@ -48,3 +54,5 @@ def issue(course: str, assignments: tuple[str, ...], learners: tuple[str, ...], 
     for learner, name, credential_id in report.no_longer_earned:
         click.echo(f"regrade: {learner} no longer meets {name}; still valid ({credential_id}); "
                    f"revoke with: credkit revoke {credential_id} --reason …", err=True)
+    if report.unsandboxed and not report.issued:
+        sys.exit(1)

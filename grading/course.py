@@ -18,7 +18,7 @@ from kit.fileio import write_atomic
 
 from .manifest import TRACK_NAME, Assessment, Track, load_assessment, load_track
 
-__all__ = ["REGISTRY", "ensure_feedback_config", "record_release", "released_ids", "released_assessment", "released_track"]
+__all__ = ["CREATED_MARK", "REGISTRY", "feedback_config_lines", "released_source_files", "ensure_feedback_config", "record_release", "released_ids", "released_assessment", "released_track"]
 
 REGISTRY = Path("credkit") / "released.json"
 
@@ -38,8 +38,9 @@ def _read(course: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def record_release(course: Path, assessment: Assessment) -> None:
-    """Remember where the released assessment's manifest (and track file, if any) are."""
+def record_release(course: Path, assessment: Assessment, source_files: dict[str, str] | None = None) -> None:
+    """Remember where the released assessment's manifest (and track file, if any) are, and the
+    sha256 of each file release copied into ``source/<id>/`` (the only files it may replace later)."""
     registry = _read(course)
     track = assessment.folder.parent / TRACK_NAME
     registry[assessment.id] = {
@@ -47,27 +48,48 @@ def record_release(course: Path, assessment: Assessment) -> None:
         "manifest_sha256": _sha256(assessment.path),
         "track": str(track.resolve()) if track.is_file() else None,
         "track_sha256": _sha256(track) if track.is_file() else None,
+        "source_files": dict(sorted((source_files or {}).items())),
     }
     (course / REGISTRY).parent.mkdir(parents=True, exist_ok=True)
     write_atomic(course / REGISTRY, json.dumps(registry, indent=2, sort_keys=True) + "\n")
 
 
+def released_source_files(course: Path, assignment: str) -> dict[str, str]:
+    """name -> sha256 of the files an earlier release copied into ``source/<assignment>/``."""
+    entry = _read(course).get(assignment) or {}
+    files = entry.get("source_files") if isinstance(entry, dict) else None
+    return dict(files) if isinstance(files, dict) else {}
+
+
 _CONFIG_MARK = "# credkit: learners' feedback"
+CREATED_MARK = "# nbgrader course configuration, created by `credkit release`."
 
 
-def ensure_feedback_config(course: Path) -> None:
-    """Make ``nbgrader generate_feedback`` add the skills section and hide hidden tests."""
+def feedback_config_lines() -> str:
+    """The lines that make ``nbgrader generate_feedback`` show skills and hide hidden tests."""
     from .feedback import FEEDBACK_PREPROCESSORS
 
+    return f"c.GenerateFeedback.preprocessors = {FEEDBACK_PREPROCESSORS!r}"
+
+
+def ensure_feedback_config(course: Path) -> bool:
+    """Make ``nbgrader generate_feedback`` add the skills section and hide hidden tests.
+
+    Only in an ``nbgrader_config.py`` that credkit created: an instructor's own file is never
+    rewritten. Returns False when the course's own file lacks the setting (the caller says so).
+    """
     config = course / "nbgrader_config.py"
     text = config.read_text(encoding="utf-8") if config.exists() else "c = get_config()  # noqa: F821\n"
-    if _CONFIG_MARK in text:
-        return
+    if _CONFIG_MARK in text or feedback_config_lines() in text:
+        return True
+    if config.exists() and not text.startswith(CREATED_MARK):
+        return False
     block = (
         f"\n{_CONFIG_MARK} shows per-skill results and never hidden tests (added by credkit release).\n"
-        f"c.GenerateFeedback.preprocessors = {FEEDBACK_PREPROCESSORS!r}\n"
+        f"{feedback_config_lines()}\n"
     )
     write_atomic(config, text.rstrip("\n") + "\n" + block)
+    return True
 
 
 def released_ids(course: Path) -> list[str]:

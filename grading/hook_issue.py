@@ -10,7 +10,11 @@ In the course's ``nbgrader_config.py``, together with the sandbox hook::
 nbgrader calls ``post_convert_hook`` once per graded submission with the command line's student
 filter (``'*'`` in a batch), not the learner, and swallows any exception it raises; so the learner
 is taken from the submission's path, and failures are logged as errors, appended to
-``<course>/credkit/issue-failures.log`` and never lost silently. The issuer key must be readable
+``<course>/credkit/issue-failures.log`` and never lost silently. Because an ordinary exception
+would be swallowed, a failure ends the run with ``SystemExit`` — which nbgrader passes on — once
+the submission is graded: at once for one learner (the formgrader's autograde button, whose reply
+then says ``success: false`` with the reason), after the batch's last submission for a batch
+(``nbgrader autograde`` then exits 1); no other learner's grading is cut short. The issuer key must be readable
 without a prompt (an unencrypted key file, or ``CREDKIT_KEY_PASSPHRASE`` in the grader's own
 environment — the sandbox never passes it on to learner code).
 """
@@ -28,6 +32,9 @@ from typing import Any
 __all__ = ["issue_after_autograde", "post_autograde"]
 
 log = logging.getLogger("credkit.hook")
+
+# This process's issuing failures since the last report (the formgrader's server lives on).
+_failures: list[str] = []
 
 
 def issue_after_autograde(c: Any) -> None:
@@ -73,6 +80,7 @@ def post_autograde(assignment: str, student: str, notebooks: list[str], **_: Any
             raise RuntimeError("the grades were not produced in the sandbox; add sandbox_autograde(c) to nbgrader_config.py")
     except Exception as exc:  # nbgrader would swallow it: make it loud and durable instead
         message = f"credkit: ISSUING FAILED for learner {learner or '?'} on {assignment}: {exc}"
+        _failures.append(message)
         log.error(message)
         print(message, file=sys.stderr, flush=True)
         if course is not None:
@@ -80,3 +88,23 @@ def post_autograde(assignment: str, student: str, notebooks: list[str], **_: Any
             failures.parent.mkdir(parents=True, exist_ok=True)
             with open(failures, "a", encoding="utf-8") as handle:
                 handle.write(f"{datetime.now(timezone.utc).isoformat()} {message}\n{traceback.format_exc()}\n")
+    if _failures and _end_of_run(student, assignment, notebooks):
+        lines = list(_failures)
+        _failures.clear()
+        where = f"; details in {course / 'credkit' / 'issue-failures.log'}" if course is not None else ""
+        more = f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""
+        raise SystemExit(f"{lines[0]}{more}{where}")
+
+
+def _end_of_run(student: str, assignment: str, notebooks: list[str]) -> bool:
+    """True for the last submission nbgrader converts in this run (or the only one)."""
+    if not any(ch in student for ch in "*?["):
+        return True
+    try:
+        course, _, _ = _submission(notebooks)
+    except ValueError:
+        return True
+    this = Path(notebooks[0]).resolve().parent
+    batch = sorted({p.resolve().parent for p in (course / "submitted").glob(f"{student}/{assignment}/*.ipynb")},
+                   key=str)
+    return not batch or batch[-1] == this

@@ -25,7 +25,7 @@ from .config import CourseSettings, load_course_config
 from .course import released_assessment, released_ids, released_track
 from .manifest import earned_credentials, score_skills
 
-__all__ = ["IssueReport", "issue_course", "gradebook_url", "UNSAFE_FLAG"]
+__all__ = ["IssueReport", "issue_course", "warn_learners_without_email", "gradebook_url", "UNSAFE_FLAG"]
 
 log = logging.getLogger("credkit.issue")
 UNSAFE_FLAG = "--unsafe-issue-unsandboxed-grades"
@@ -90,6 +90,28 @@ def _recipients(db_url: str, course_id: str) -> dict[str, Recipient]:
         }
 
 
+def warn_learners_without_email(db_url: str, course_id: str, learners: list[str] | None = None) -> list[str]:
+    """Log one warning naming the learners (of ``learners``, default all) the gradebook has no e-mail for.
+
+    Their credentials name the nbgrader student id (``systemId``), which an employer can only check
+    with ``credkit verify --recipient <id>``. Returns their ids.
+    """
+    from nbgrader.api import Gradebook
+
+    try:
+        with Gradebook(db_url, course_id=course_id) as gradebook:
+            missing = sorted(s.id for s in gradebook.students
+                             if not (s.email or "").strip() and (learners is None or s.id in learners))
+    except Exception:  # noqa: BLE001 -- a warning must never stop the command; the gradebook's own errors come later
+        return []
+    if missing:
+        shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
+        log.warning("%d learner(s) have no e-mail in the gradebook (%s): their credentials name their course id "
+                    "instead; add e-mails first (formgrader: Manage Students, or nbgrader db student add ID "
+                    "--email=ADDRESS)", len(missing), shown)
+    return missing
+
+
 def issue_course(
     course_root: str | Path,
     key: IssuerKey,
@@ -121,12 +143,22 @@ def issue_course(
             grades = read_grades(db_url, settings.course_id, assignment, learners)
             if not unsafe_issue_unsandboxed_grades:
                 grades = _sandboxed_only(settings, db_url, assignment, grades, report)
+            earning = [g.learner for g in grades  # about to get a new credential
+                       if any(r.id not in held_ids[g.learner]
+                              for r in earned_credentials(assessment, score_skills(assessment, g.cells)))]
+            if earning:
+                warn_learners_without_email(db_url, settings.course_id, earning)
             for learner_grades in grades:
-                report.held_back.extend((assignment, learner_grades.learner, name) for name in held_back(assessment, learner_grades))
+                # a credential the learner already holds is not "waiting": a re-autograde marks its
+                # hand-graded cells as needing grading again, but what was issued stays valid
+                ids = {r.name: r.id for r in assessment.credentials.values()}
+                pending = held_back(assessment, learner_grades)
+                report.held_back.extend((assignment, learner_grades.learner, name) for name in pending
+                                        if ids.get(name) not in held_ids[learner_grades.learner])
                 earned = {r.id for r in earned_credentials(assessment, score_skills(assessment, learner_grades.cells))}
                 for rule in assessment.credentials.values():
                     held = held_ids[learner_grades.learner].get(rule.id)
-                    if held and rule.id not in earned and rule.name not in {c for _, l, c in report.held_back if l == learner_grades.learner}:
+                    if held and rule.id not in earned and rule.name not in pending:
                         report.no_longer_earned.append((learner_grades.learner, rule.name, held[0]))
             folder = track.path.parent if track is not None else assessment.folder
             issuer = _issuer(settings, key, ledger, issuer_profile(assessment.issuer, folder))
@@ -190,7 +222,8 @@ def after_grading(course_root: str, assignment: str, result: object, *, issue: b
 
     passphrase = os.environ.get("CREDKIT_KEY_PASSPHRASE")
     if not settings.key_file.exists():
-        out["issue_skipped"] = f"no issuer key at {settings.key_file} (credkit keys new --encrypt --out {settings.key_file})"
+        out["issue_skipped"] = (f"no issuer key at {settings.key_file}; make one with: credkit keys new --encrypt "
+                                f"--out {settings.key_file} (or grade with --no-issue)")
         return out
     if key_file_is_encrypted(settings.key_file) and not passphrase:
         out["issue_skipped"] = "the issuer key is encrypted; set CREDKIT_KEY_PASSPHRASE or run credkit issue"

@@ -111,6 +111,7 @@ class CredentialRule:
     criteria: str
     image: str | None = None
     validity_days: int | None = None
+    criteria_generated: bool = False  # True when the manifest gave none (issuing adds how each skill is assessed)
 
 
 @dataclass(frozen=True)
@@ -418,7 +419,7 @@ def load_assessment(path: str | Path) -> Assessment:
         credentials[key] = CredentialRule(
             key=key, id=c["id"], name=c["name"], description=c["description"],
             requires=tuple(thresholds), criteria=criteria, image=c.get("image"),
-            validity_days=c.get("validity_days"),
+            validity_days=c.get("validity_days"), criteria_generated=not c.get("criteria"),
         )
 
     names = {c.id: c.name for c in credentials.values()}
@@ -468,7 +469,7 @@ def _criteria(title: str, thresholds: Iterable[Threshold], skills: Mapping[str, 
         for t in thresholds
     ]
     return (
-        f"Awarded for the assessment \u201c{title}\u201d, autograded by nbgrader, to a learner who earns "
+        f"Awarded for the assessment \u201c{title}\u201d, graded with nbgrader, to a learner who earns "
         + "; and ".join(parts)
         + ". Scores are taken before late penalties and compared exactly, without rounding."
     )

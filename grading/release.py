@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import sys
 from decimal import Decimal
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import nbformat
@@ -16,41 +20,51 @@ import nbformat
 from kit.errors import AssessmentInvalid, ManifestError
 from kit.fileio import write_atomic
 
-from .course import ensure_feedback_config, record_release
+from .course import CREATED_MARK, ensure_feedback_config, feedback_config_lines, record_release, released_source_files
+from .instructor_files import read_regular, regular_files, tree_problems
 from .manifest import Assessment, load_assessment
 from .validate import GradedCell, check_assessment, read_graded_cells
 
 __all__ = ["SKILL_MAP_NAME", "release", "skill_map"]
 
 SKILL_MAP_NAME = "credkit-skills.json"
+log = logging.getLogger("credkit.release")
 
-_MINIMAL_CONFIG = """\
-# nbgrader course configuration, created by `credkit release`.
+_MINIMAL_CONFIG = CREATED_MARK + """
 c = get_config()  # noqa: F821
 c.CourseDirectory.course_id = {course_id!r}
 """
 
 
-def _course_config(course: Path) -> Any:
+def _course_config(course: Path, overrides: Any) -> Any:
+    """The configuration ``nbgrader generate_assignment`` would use in the course folder.
+
+    nbgrader_config.py from Jupyter's config path (the instructor's own), then the course's, then
+    the command line's overrides, as nbgrader's applications load them.
+    """
+    from jupyter_core.paths import jupyter_config_path
     from traitlets.config import Config
     from traitlets.config.loader import ConfigFileNotFound, PyFileConfigLoader
 
-    try:
-        config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
-    except ConfigFileNotFound:
-        config = Config()
-    except Exception as exc:  # a user's config file can raise anything
-        raise ManifestError(f"{course / 'nbgrader_config.py'}: cannot load: {exc}") from exc
+    config = Config()
+    for folder in [*reversed(jupyter_config_path()), str(course)]:
+        try:
+            config.merge(PyFileConfigLoader("nbgrader_config.py", path=folder).load_config())
+        except ConfigFileNotFound:
+            continue
+        except Exception as exc:  # a user's config file can raise anything
+            raise ManifestError(f"{Path(folder) / 'nbgrader_config.py'}: cannot load: {exc}") from exc
+    config.merge(overrides)
     config.CourseDirectory.root = str(course)
     return config
 
 
-def _generate_assignment(course: Path, assignment: str) -> None:
+def _generate_assignment(course: Path, assignment: str, overrides: Any) -> None:
     from nbgrader.apps.generateassignmentapp import GenerateAssignment
     from nbgrader.coursedir import CourseDirectory
 
     _alembic_on_path()
-    config = _course_config(course)
+    config = _course_config(course, overrides)
     coursedir = CourseDirectory(config=config)
     coursedir.assignment_id = assignment
     app = GenerateAssignment(coursedir=coursedir, config=config)
@@ -61,7 +75,8 @@ def _generate_assignment(course: Path, assignment: str) -> None:
     app.log.propagate = False
     app.log.setLevel(logging.ERROR)
     try:
-        app.start()
+        with contextlib.chdir(course):  # relative paths in the config (a header notebook) as nbgrader reads them
+            app.start()
     except Exception as exc:  # nbgrader raises NbGraderException and RuntimeError from preprocessors
         why = errors.reason() or str(exc)
         raise ManifestError(f"{course / 'source' / assignment}: nbgrader generate_assignment failed: {why}") from exc
@@ -136,43 +151,106 @@ def _has_code(source: str) -> bool:
     return any(ln.strip() and not ln.strip().startswith("#") for ln in source.splitlines())
 
 
-def release(assessment_path: str | Path, course: str | Path) -> Path:
+def release(assessment_path: str | Path, course: str | Path, *, nbgrader_args: Sequence[str] = ()) -> Path:
     """Put an assessment into an nbgrader course and generate the learners' version.
 
-    Copies the notebooks and declared files into ``<course>/source/<id>/`` (replacing that folder), runs nbgrader's
-    generate_assignment, writes ``release/<id>/credkit-skills.json``; returns the release folder.
-    Raises AssessmentInvalid when the assessment does not validate, ManifestError when nbgrader fails.
+    An assessment whose manifest sits in the course's own ``source/<id>/`` is released in place:
+    nothing is written there. Otherwise its notebooks and declared files are copied into
+    ``source/<id>/``, replacing only copies an earlier release made and nobody changed since; no
+    file is ever deleted. Then nbgrader's generate_assignment runs with the course's configuration
+    (plus ``nbgrader_args``, ``--Class.trait=value``) and ``release/<id>/credkit-skills.json`` is
+    written; returns the release folder. Raises AssessmentInvalid when the assessment does not
+    validate, ManifestError when a file is in the way or nbgrader fails; in both cases before
+    anything was written.
     """
     assessment = load_assessment(assessment_path)
     report = check_assessment(assessment)
     if report.problems:
         raise AssessmentInvalid(report.problems)
+    overrides = nbgrader_overrides(nbgrader_args)
     course = Path(course).resolve()
+    source = course / "source" / assessment.id
+    in_place = source.exists() and source.resolve() == assessment.folder.resolve()
+    copies = {} if in_place else _copies(course, assessment, source)
+    problems = list(tree_problems(source)) if source.exists() else []
+    if problems:
+        raise AssessmentInvalid(problems)  # nbgrader would copy through them into release/
+
     course.mkdir(parents=True, exist_ok=True)
     if not (course / "nbgrader_config.py").exists():
         write_atomic(course / "nbgrader_config.py", _MINIMAL_CONFIG.format(course_id=course.name).encode())
-    source = course / "source" / assessment.id
-    if source.exists():
-        shutil.rmtree(source)
-    source.mkdir(parents=True)
-    for name in (*assessment.notebooks, *assessment.files):
-        src = assessment.folder / name
+    for name, data in copies.items():
         dst = source / name
         dst.parent.mkdir(parents=True, exist_ok=True)
-        if src.is_dir():
-            shutil.copytree(src, dst)
-        else:
-            shutil.copy2(src, dst)
-    _generate_assignment(course, assessment.id)
+        if not dst.exists() or dst.read_bytes() != data:
+            write_atomic(dst, data)
+    _generate_assignment(course, assessment.id, overrides)
     released_dir = course / "release" / assessment.id
     released, problems = read_graded_cells(released_dir, assessment.notebooks)
     if problems:
         raise AssessmentInvalid(problems)
     data = json.dumps(skill_map(assessment, released), indent=2, ensure_ascii=False) + "\n"
     write_atomic(released_dir / "credkit-skills.json", data.encode("utf-8"))
-    record_release(course, assessment)
-    ensure_feedback_config(course)
+    record_release(course, assessment, {n: hashlib.sha256(b).hexdigest() for n, b in copies.items()})
+    _warn_without_email(course, overrides)
+    if not ensure_feedback_config(course):
+        log.warning("%s: not changed by credkit; to show learners their skills and never hidden tests in "
+                    "feedback, add: %s", course / "nbgrader_config.py", feedback_config_lines())
     return released_dir
+
+
+def _warn_without_email(course: Path, overrides: Any) -> None:
+    """Before anything is issued: say which learners the gradebook has no e-mail for."""
+    from nbgrader.coursedir import CourseDirectory
+
+    from .issuing import warn_learners_without_email
+
+    coursedir = CourseDirectory(config=_course_config(course, overrides))
+    warn_learners_without_email(coursedir.db_url, coursedir.course_id)
+
+
+def _copies(course: Path, assessment: Assessment, source: Path) -> dict[str, bytes]:
+    """What to copy into ``source/<id>/``: every file the manifest names, read without links.
+
+    A file already there is replaced only when it is the copy an earlier ``credkit release`` made
+    and nobody changed it since (an edit in the formgrader is the instructor's); else ManifestError.
+    """
+    copies: dict[str, bytes] = {}
+    for name in regular_files(assessment.folder, (*assessment.notebooks, *assessment.files)):
+        copies[name] = read_regular(assessment.folder / name)
+    made = released_source_files(course, assessment.id)
+    for name, data in copies.items():
+        dst = source / name
+        if not dst.exists() and not dst.is_symlink():
+            continue
+        try:
+            have = read_regular(dst)
+        except ManifestError:
+            have = None
+        if have == data:
+            continue
+        if have is None or made.get(name) != hashlib.sha256(have).hexdigest():
+            raise ManifestError(
+                f"{dst}: already in the course and not the copy an earlier credkit release made "
+                f"(edited there, e.g. in the formgrader?); credkit never overwrites it: bring the change into "
+                f"{assessment.folder / name} or move {dst} away, then release again")
+    return copies
+
+
+def nbgrader_overrides(args: Sequence[str]) -> Any:
+    """``--Class.trait=value`` arguments as a traitlets Config; ManifestError for anything else."""
+    from traitlets.config import Config
+    from traitlets.config.loader import KVArgParseConfigLoader
+
+    for arg in args:
+        if not re.fullmatch(r"--[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*=.*", arg, re.DOTALL):
+            raise ManifestError(f"{arg}: not an nbgrader setting (give --Class.trait=value)")
+    if not args:
+        return Config()
+    try:
+        return KVArgParseConfigLoader(list(args)).load_config()
+    except Exception as exc:  # traitlets raises ArgumentError and others for a bad value
+        raise ManifestError(f"{' '.join(args)}: not a valid nbgrader setting: {exc}") from None
 
 
 def released_notebook(course: Path, assessment: str, notebook: str) -> nbformat.NotebookNode:

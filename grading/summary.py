@@ -86,6 +86,34 @@ def manifest_skill_rates(course_root: str, db_url: str, course_id: str, assignme
     return skill_pass_rates(cells, {g: list(s) for g, s in assessment.cells.items()}, fractions)
 
 
+def submission_notes(course_root: str, assignment: str, student: str = "*") -> list[dict[str, str]]:
+    """What the grader should know about learner folders nbgrader passes over or misreads: a
+    folder without a notebook (nbgrader silently skips it), an nbformat 3 notebook (read as version 4,
+    its nbgrader metadata is gone, so its cells look ungraded)."""
+    import json
+    from pathlib import Path
+
+    notes: list[dict[str, str]] = []
+    for folder in sorted(Path(course_root, "submitted").glob(f"{student}/{assignment}")):
+        if not folder.is_dir():
+            continue
+        learner = folder.parent.name
+        notebooks = sorted(folder.glob("*.ipynb"))
+        if not notebooks:
+            notes.append({"learner": learner, "note": f"{folder}: no notebook in the submission, not graded"})
+        for nb in notebooks:
+            try:
+                with open(nb, "rb") as handle:
+                    major = json.loads(handle.read(64 * 1024 * 1024)).get("nbformat")
+            except (OSError, ValueError, AttributeError):
+                continue
+            if isinstance(major, int) and major < 4:
+                notes.append({"learner": learner, "note": (
+                    f"{nb}: an nbformat {major} notebook; nbgrader needs version 4 (saved by Jupyter 4 or later): "
+                    "its cells' nbgrader metadata is lost, so they are not autograded")})
+    return notes
+
+
 def batch_summary(result: Any, skills: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """A JSON-able summary of a BatchResult (``skills`` from :func:`skill_pass_rates`, if any)."""
     failures = [
@@ -117,8 +145,17 @@ def format_summary(summary: Mapping[str, Any]) -> str:
         f"graded {summary['graded']}, failed {summary['failed']}, skipped {summary['skipped']} "
         f"in {summary['seconds']:.1f} s on {summary['engine']} ({summary['workers']} workers)"
     ]
+    limits = summary.get("limits") or {}
+    if limits:
+        lines.append(f"  cell timeout {limits['cell_timeout']} s ({limits['cell_timeout_from']}); "
+                     f"at most {limits['total_timeout']} s per notebook")
     for f in summary["failures"]:
         lines.append(f"  failed: {f['learner']}: {f['reason']}")
+    for n in summary.get("notes", []):
+        lines.append(f"  not graded as submitted: {n['learner']}: {n['note']}")
+    for learner, count in (summary.get("changed_cells") or {}).items():
+        lines.append(f"  restored: {learner}: {count} locked or test cell(s) the learner changed "
+                     "(nbgrader's 'checksum has changed' warnings; -v shows them)")
     for skill, row in summary["skills"].items():
         lines.append(f"  skill {skill}: {row['passed']}/{row['learners']} passed ({100 * row['rate']:.0f}%)")
     if "issued" in summary:

@@ -13,6 +13,7 @@ from nbgrader.nbgraderformat import MetadataValidator, ValidationError
 
 from kit.errors import AssessmentInvalid, ManifestError
 
+from .instructor_files import link_problems
 from .learner_state import learner_state_uses
 from .manifest import MANIFEST_NAME, TRACK_NAME, Assessment, Track, load_assessment, load_track
 
@@ -34,6 +35,7 @@ class GradedCell:
     locked: bool
     points: float
     source: str
+    task: bool = False
 
     @property
     def is_test(self) -> bool:
@@ -90,6 +92,7 @@ def read_graded_cells(folder: Path, notebooks: tuple[str, ...]) -> tuple[dict[st
                 notebook=name, index=i, grade_id=grade_id, cell_type=cell.cell_type,
                 grade=bool(meta.get("grade")), solution=bool(meta.get("solution")),
                 locked=bool(meta.get("locked")), points=float(meta.get("points") or 0), source=source,
+                task=bool(meta.get("task")),
             )
     return cells, problems
 
@@ -120,6 +123,10 @@ def check_assessment(assessment: Assessment) -> Report:
     """Cross-check a loaded manifest against its notebooks; problems are errors, warnings advice."""
     report = Report(assessment.path)
     mf = assessment.path
+    images = [c.image for c in assessment.credentials.values() if c.image and "://" not in c.image]
+    report.problems.extend(link_problems(assessment.folder, [*assessment.notebooks, *assessment.files, *images]))
+    if report.problems:
+        return report  # nothing is read through a link
     cells, problems = read_graded_cells(assessment.folder, assessment.notebooks)
     report.problems.extend(problems)
     if problems:
@@ -130,8 +137,8 @@ def check_assessment(assessment: Assessment) -> Report:
         if cell is None:
             report.problems.append(f"{mf}: {key}: unknown grade_id {grade_id!r}: no such nbgrader cell in "
                                    f"{', '.join(assessment.notebooks)}")
-        elif not cell.grade or cell.points <= 0:
-            report.problems.append(f"{mf}: {key}: cell {grade_id!r} is not a graded cell with points")
+        elif not (cell.grade or cell.task) or cell.points <= 0:
+            report.problems.append(f"{mf}: {key}: cell {grade_id!r} is not a graded or task cell with points")
     possible = {
         sid: sum(cells[g].points for g in assessment.cells_of(sid) if g in cells) for sid in assessment.skills
     }
@@ -145,7 +152,7 @@ def check_assessment(assessment: Assessment) -> Report:
                     f"{format(need.normalize(), 'f')} points but the skill's cells give {format(have.normalize(), 'f')}"
                 )
     for cell in cells.values():
-        if cell.grade and cell.points > 0 and cell.grade_id not in assessment.cells:
+        if (cell.grade or cell.task) and cell.points > 0 and cell.grade_id not in assessment.cells:
             report.warnings.append(f"{assessment.folder / cell.notebook}: cell {cell.grade_id!r}: graded cell "
                                    "not mapped to any skill in the manifest")
         if cell.is_test:
@@ -174,14 +181,21 @@ def validate_path(path: str | Path) -> list[Report]:
         return [_validate_assessment(path)]
     if (path / TRACK_NAME).is_file():
         return _validate_track(path)
-    tracks = sorted(p.parent for p in path.glob(f"*/{TRACK_NAME}"))
-    loose = sorted(p.parent for p in path.glob(f"*/{MANIFEST_NAME}"))
+    # any depth: `credkit new assessment assessments/my-track/my-assessment` needs no track.toml
+    tracks = sorted(p.parent for p in _found(path, TRACK_NAME))
+    loose = sorted(p.parent for p in _found(path, MANIFEST_NAME) if p.parent.parent not in tracks)
     if not tracks and not loose:
-        raise ManifestError(f"{path}: no {MANIFEST_NAME} or */{TRACK_NAME} found")
+        raise ManifestError(f"{path}: no {MANIFEST_NAME} or {TRACK_NAME} found in it or below it")
     reports = [_validate_assessment(p) for p in loose]
     for t in tracks:
         reports.extend(_validate_track(t))
     return reports
+
+
+def _found(root: Path, name: str) -> list[Path]:
+    """Files called ``name`` below ``root``, outside hidden folders and notebook checkpoints."""
+    return [p for p in root.rglob(name)
+            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts[:-1])]
 
 
 def _validate_assessment(folder: Path) -> Report:

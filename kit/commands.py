@@ -70,7 +70,9 @@ def keys_new(out: str, encrypt: bool) -> None:
 
     passphrase = _passphrase(confirm=True, purpose=out) if encrypt else None
     key = IssuerKey.generate()
-    save_key(key, out, passphrase=passphrase)
+    # the README's ~/.jupyter/credkit/... may not exist yet; a new folder for keys is private
+    os.makedirs(os.path.dirname(os.path.abspath(os.path.expanduser(out))), mode=0o700, exist_ok=True)
+    save_key(key, os.path.expanduser(out), passphrase=passphrase)
     click.echo(f"wrote {out} ({'encrypted' if encrypt else 'unencrypted'}, mode 0600)", err=True)
     click.echo(key.did)
 

@@ -39,6 +39,7 @@ def test_a_failing_hook_is_loud_and_logged(tmp_path: Path) -> None:
         config.write(HOOK)
     (tmp_path / "instructor" / "issuer.json").rename(tmp_path / "instructor" / "moved.json")
     result = _autograde(course)
+    assert result.returncode == 1, result.stderr[-2000:]  # issuing that could not run fails the command
     assert "ISSUING FAILED for learner ada on foundations" in result.stderr
     assert "no such key file" in (course / "credkit" / "issue-failures.log").read_text()
     assert _held(course) == {}

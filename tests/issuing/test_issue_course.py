@@ -156,6 +156,7 @@ def test_grades_from_stock_nbgrader_are_refused_unless_unsafe(tmp_path: Path) ->
     course, _ = _course(tmp_path, learners)
     assert autograde(course, load_assessment(FOUNDATIONS)).returncode == 0
     refused = run_credkit("issue", "--course", str(course), "--json")
+    assert refused.returncode == 1, refused.stderr  # nothing could be issued: the exit status says so
     report = json.loads(refused.stdout)
     assert report["issued"] == [] and report["refused_unsandboxed"] == [{"assessment": "foundations", "learner": "ada"}]
     unsafe = run_credkit("issue", "--course", str(course), "--unsafe-issue-unsandboxed-grades", "--json")
