@@ -366,8 +366,13 @@ class SandboxedExecute(NbGraderPreprocessor):
     )).tag(config=True)
 
     def limits(self) -> Limits:
+        from .commands_grade import applied_limits
+
+        # The course's own execution timeout (c.Execute / c.ExecutePreprocessor.timeout) counts here
+        # too, under stock `nbgrader autograde` with the hook, by the same rule as in credkit grade.
+        cell_timeout = applied_limits(self.config, {})["cell_timeout"]
         return Limits(
-            cell_timeout=self.timeout, startup_timeout=self.startup_timeout,
+            cell_timeout=cell_timeout, startup_timeout=self.startup_timeout,
             total_timeout=self.total_timeout, cpu_seconds=self.cpu_seconds,
             memory_bytes=self.memory_bytes, processes=self.processes, file_bytes=self.file_bytes,
             disk_bytes=self.disk_bytes, output_bytes=self.output_bytes, cpus=self.cpus, inodes=self.inodes,

@@ -146,7 +146,7 @@ def test_gradebook_resources_and_the_grading_process(course: Path, stock_course:
         + "c.SandboxedExecute.output_bytes = 1024 * 1024\nc.SandboxedExecute.total_timeout = 30\n"
         # 200 forks may take more than 2 s on a busy machine, and a cell still running past its
         # timeout and the interrupt's grace is killed with its kernel
-        + "c.SandboxedExecute.timeout = 5\n")
+        + "c.Execute.timeout = 5\nc.SandboxedExecute.timeout = 5\n")
     proc = run_credkit(course, "--json")
     summary = json.loads(proc.stdout)
     # A learner kernel that dies (killed, or killing its runner) or hangs past every interrupt takes

@@ -54,7 +54,7 @@ def _notebook_size(course: Path, student: str) -> int:
 
 def _limit(course: Path, timeout: int) -> None:
     config = course / "nbgrader_config.py"
-    config.write_text(config.read_text() + LIMITS + f"c.SandboxedExecute.timeout = {timeout}\n")
+    config.write_text(config.read_text() + LIMITS + f"c.Execute.timeout = {timeout}\nc.SandboxedExecute.timeout = {timeout}\n")
 
 
 def _credkit_summary(course: Path, *args: str) -> dict:
