@@ -128,6 +128,8 @@ def grade(ctx: click.Context, assignment: str, course_dir: str, student: str, fo
         click.echo(format_summary(summary))
     if summary["failed"]:
         ctx.exit(2)
+    if summary.get("issue_failed") or summary.get("undelivered"):
+        ctx.exit(1)
 
 
 class _ProgressBar:
