@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -232,7 +233,26 @@ def load_key(path: str | os.PathLike[str], *, passphrase: bytes | None = None) -
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise KeyLoadError(f"{source}: not valid JSON (line {exc.lineno}: {exc.msg}); truncated?") from None
+    if isinstance(doc, dict) and SECRET_FIELDS & doc.keys():
+        check_private(path)
     return IssuerKey.from_multikey(doc, passphrase=passphrase, source=source)
+
+
+# A key file holding any of these is a secret key file (the encrypted one too, as ssh treats it).
+SECRET_FIELDS = frozenset({"secretKeyMultibase", "privateKeyMultibase", "secretKeyEncrypted"})
+
+
+def check_private(path: str | os.PathLike[str]) -> None:
+    """Refuse a secret key file that group or others may read or write (like ssh), naming the chmod."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        raise KeyLoadError(f"{path}: cannot read key file ({exc.__class__.__name__})") from None
+    if mode & 0o077:
+        raise KeyLoadError(
+            f"{path}: the secret key is accessible by others (mode {mode & 0o777:04o}); "
+            f"refusing to use it: run chmod 600 {shlex.quote(str(path))}"
+        )
 
 
 def key_file_is_encrypted(path: str | os.PathLike[str]) -> bool:
