@@ -7,6 +7,7 @@ import logging
 import os
 import shutil
 import sys
+from contextlib import nullcontext
 from typing import Any
 
 import click
@@ -108,20 +109,23 @@ def grade(ctx: click.Context, assignment: str, course_dir: str, student: str, fo
         show_progress = sys.stderr.isatty()
     bar = _ProgressBar() if show_progress else None
     course_root = os.path.abspath(course_dir)  # run_grade changes the working directory
-    try:
-        result = run_grade(
-            assignment, course_dir=course_dir, student=student, force=force, cluster=cluster,
-            workers=workers, cell_timeout=cell_timeout, total_timeout=total_timeout,
-            unsafe_no_sandbox=unsafe_no_sandbox, verbose=verbose,
-            progress=bar.advance if bar else None,
-        )
-    finally:
-        if bar:
-            bar.stop()
+    from .course_lock import course_lock
     from .issuing import after_grading
 
-    summary = batch_summary(result, getattr(result, "skills", None))
-    summary.update(after_grading(course_root, assignment, result, issue=issue and not unsafe_no_sandbox))
+    # Grading and issuing are one unit under the course lock: a second run refuses, naming this one.
+    with course_lock(course_root) if os.path.isfile(os.path.join(course_root, "nbgrader_config.py")) else nullcontext():
+        try:
+            result = run_grade(
+                assignment, course_dir=course_dir, student=student, force=force, cluster=cluster,
+                workers=workers, cell_timeout=cell_timeout, total_timeout=total_timeout,
+                unsafe_no_sandbox=unsafe_no_sandbox, verbose=verbose,
+                progress=bar.advance if bar else None,
+            )
+        finally:
+            if bar:
+                bar.stop()
+        summary = batch_summary(result, getattr(result, "skills", None))
+        summary.update(after_grading(course_root, assignment, result, issue=issue and not unsafe_no_sandbox))
     if as_json:
         click.echo(json.dumps(summary, indent=2, sort_keys=True))
     else:

@@ -22,6 +22,7 @@ from kit.ledger import Ledger
 
 from .awards import LearnerGrades, held_back, issuer_profile, read_grades, skill_awards, stack_awards
 from .config import CourseSettings, load_course_config
+from .course_lock import course_lock
 from .course import released_assessment, released_ids, released_track
 from .manifest import earned_credentials, score_skills
 
@@ -107,9 +108,18 @@ def issue_course(
     unsafe_issue_unsandboxed_grades: bool = False,
     now: datetime | None = None,
 ) -> IssueReport:
-    """Issue everything the course's trusted grades earn and deliver it; see the module docstring."""
+    """Issue everything the course's trusted grades earn and deliver it; see the module docstring.
+
+    Holds the course lock (:mod:`grading.course_lock`); raises CourseBusy when another run has it.
+    """
     settings = load_course_config(course_root)
     settings.check_key_outside_course()
+    with course_lock(settings.course_root):
+        return _issue_course(settings, key, assignments, learners, unsafe_issue_unsandboxed_grades, now)
+
+
+def _issue_course(settings: CourseSettings, key: IssuerKey, assignments: list[str] | None, learners: list[str] | None,
+                  unsafe_issue_unsandboxed_grades: bool, now: datetime | None) -> IssueReport:
     if unsafe_issue_unsandboxed_grades:
         log.warning("UNSAFE: issuing from grades that were not produced in the sandbox (%s)", UNSAFE_FLAG)
     now = now or datetime.now(timezone.utc)

@@ -294,6 +294,11 @@ class StatusPublisher:
     def change_state(self, credential_id: str, action: str, reason: str) -> IssuedRecord:
         """Revoke, suspend or unsuspend a credential, then republish the status lists."""
         current = self.ledger.get(credential_id)
+        if (action, current.state) in (("revoke", "revoked"), ("suspend", "suspended")):
+            # Already recorded (an earlier try may have failed to publish): publish again, so the
+            # change is retryable and never stuck in the ledger only.
+            self.publish()
+            return current
         if current.state == "revoked":
             raise IssuanceError(f"credential {credential_id} is revoked; revocation is final")
         entry = json.loads(current.document).get("credentialStatus", {})

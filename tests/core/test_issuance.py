@@ -169,7 +169,7 @@ def test_revoke_command_on_a_course(tmp_path: Path) -> None:
     target = issuer.ledger.credentials()[0]
     issuer.ledger.close()
 
-    result = run_credkit("revoke", target.id.removeprefix("urn:uuid:"), "--reason", "identity fraud", "--course", str(course))
+    result = run_credkit("revoke", target.id.removeprefix("urn:uuid:"), "--reason", "identity fraud", "--course", str(course), "--yes")
     assert result.returncode == 0, result.stderr
     assert "now revoked" in result.stdout
     wallet = wallet_file(settings.wallet_root, target.learner, target.id).parent
@@ -178,5 +178,7 @@ def test_revoke_command_on_a_course(tmp_path: Path) -> None:
     assert list_url.startswith("https://credkit.example.edu/ds101/status/")
     check = run_credkit("verify", "--status-list", f"{list_url}={status_file}", str(wallet_file(settings.wallet_root, target.learner, target.id)))
     assert check.returncode == 1 and "revoked" in check.stdout
-    again = run_credkit("revoke", target.id, "--reason", "twice", "--course", str(course))
-    assert_one_line_error(again, "revocation is final")
+    again = run_credkit("revoke", target.id, "--reason", "twice", "--course", str(course), "--yes")
+    assert again.returncode == 0 and "already" in again.stdout  # a retry republishes, never stuck
+    unsuspend = run_credkit("unsuspend", target.id, "--reason", "undo", "--course", str(course), "--yes")
+    assert_one_line_error(unsuspend, "revocation is final")
