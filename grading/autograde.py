@@ -287,9 +287,10 @@ class CredkitAutograde(Autograde):
                 except KeyboardInterrupt:
                     self._remove(dest)
                     raise
-                except sqlalchemy.exc.OperationalError as exc:
+                except sqlalchemy.exc.DatabaseError as exc:  # the gradebook itself (locked, damaged): fatal for the batch
                     self._remove(dest)
-                    raise GradingError(f"{self.coursedir.db_url}: the gradebook cannot be used: {exc}") from None
+                    why = " ".join(str(getattr(exc, "orig", None) or exc).split())[:200]
+                    raise GradingError(f"{self.coursedir.db_url}: the gradebook cannot be used ({why})") from None
                 except Exception as exc:
                     reason = _reason(exc)
                     self.log.debug("grading %s failed", path, exc_info=True)

@@ -59,21 +59,24 @@ def run_grade(
     if unsafe_no_sandbox:
         click.echo(f"credkit: WARNING: {UNSAFE_WARNING}", err=True)
 
-    engine = make_engine(cluster, workers, unsafe_no_sandbox=unsafe_no_sandbox)
-    try:
-        converter = CredkitAutograde(
-            engine=engine, progress=progress, force=force, coursedir=app.coursedir, parent=app)
-        converter.start()
-        result = converter.result
-    finally:
-        engine.close()
-    learners = [s.student for s in result.submissions if s.status in ("graded", "skipped")]
-    result.skills = {}
-    if learners:
-        from .summary import manifest_skill_rates
+    from .gradebook import gradebook_errors
 
-        result.skills = manifest_skill_rates(
-            app.coursedir.root, app.coursedir.db_url, app.coursedir.course_id, assignment, learners) or {}
+    engine = make_engine(cluster, workers, unsafe_no_sandbox=unsafe_no_sandbox)
+    with gradebook_errors(app.coursedir.db_url):
+        try:
+            converter = CredkitAutograde(
+                engine=engine, progress=progress, force=force, coursedir=app.coursedir, parent=app)
+            converter.start()
+            result = converter.result
+        finally:
+            engine.close()
+        learners = [s.student for s in result.submissions if s.status in ("graded", "skipped")]
+        result.skills = {}
+        if learners:
+            from .summary import manifest_skill_rates
+
+            result.skills = manifest_skill_rates(
+                app.coursedir.root, app.coursedir.db_url, app.coursedir.course_id, assignment, learners) or {}
     return result
 
 

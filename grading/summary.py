@@ -130,7 +130,7 @@ def format_summary(summary: Mapping[str, Any]) -> str:
     for line in summary.get("undelivered", []):
         lines.append(f"not delivered (the next credkit grade or issue retries): {line}")
     if "issue_failed" in summary:
-        lines.append(f"not issued: {summary['issue_failed']} (the grades are saved; run credkit issue to retry)")
+        lines.append(f"not issued: {summary['issue_failed']} (run credkit issue to retry)")
     if "issue_skipped" in summary:
         lines.append(f"not issued: {summary['issue_skipped']}")
     if "report_hint" in summary:

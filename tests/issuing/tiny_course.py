@@ -81,11 +81,17 @@ def _notebook(code: dict[str, str]) -> nbformat.NotebookNode:
     )
 
 
-def tiny_course(root: Path, *, config: str = "") -> tuple[Path, IssuerKey]:
-    """Release the tiny assessment into ``root/course``, with an issuer key outside the course."""
+def tiny_course(root: Path, *, config: str = "", points_thresholds: bool = False) -> tuple[Path, IssuerKey]:
+    """Release the tiny assessment into ``root/course``, with an issuer key outside the course.
+
+    ``points_thresholds`` writes the pass marks as ``{ points = 1 }`` instead of fractions.
+    """
     source = root / "assessments" / "tiny"
     source.mkdir(parents=True)
-    (source / "manifest.toml").write_text(MANIFEST)
+    manifest = MANIFEST
+    if points_thresholds:
+        manifest = manifest.replace("adding = 1.0", "adding = { points = 1 }").replace("doubling = 1.0", "doubling = { points = 1 }")
+    (source / "manifest.toml").write_text(manifest)
     nbformat.write(_notebook(RIGHT), str(source / "tiny.ipynb"))
     course = root / "course"
     release(source, course)
