@@ -112,9 +112,11 @@ def issue_course(
 
     Holds the course lock (:mod:`grading.course_lock`); raises CourseBusy when another run has it.
     """
+    from .gradebook import gradebook_errors
+
     settings = load_course_config(course_root)
     settings.check_key_outside_course()
-    with course_lock(settings.course_root):
+    with course_lock(settings.course_root), gradebook_errors(gradebook_url(settings)):
         return _issue_course(settings, key, assignments, learners, unsafe_issue_unsandboxed_grades, now)
 
 

@@ -439,10 +439,14 @@ def load_assessment(path: str | Path) -> Assessment:
         for sid, t in c["requires"].items():
             if sid not in skills:
                 problem(_key_path(["credentials", key, "requires", sid]), f"unknown skill {sid!r}")
+            value = _dec(t["points"] if isinstance(t, dict) else t)
+            if not value.is_finite():  # TOML allows nan and inf; a pass mark must be a number
+                problem(_key_path(["credentials", key, "requires", sid]), f"must be a finite number, not {t!r}")
+                continue
             if isinstance(t, dict):
-                thresholds.append(Threshold(sid, points=_dec(t["points"])))
+                thresholds.append(Threshold(sid, points=value))
             else:
-                thresholds.append(Threshold(sid, fraction=_dec(t)))
+                thresholds.append(Threshold(sid, fraction=value))
         criteria = c.get("criteria") or _criteria(data["assessment"]["title"], thresholds, skills)
         credentials[key] = CredentialRule(
             key=key, id=c["id"], name=c["name"], description=c["description"],

@@ -66,10 +66,9 @@ def read_json_file(path: str) -> Any:
 
 def _parse_json(data: bytes, path: str) -> Any:
     """Parse JSON bytes read from ``path``; InvalidCredential naming the file when malformed."""
-    try:
-        return json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidCredential(f"{path}: not valid JSON ({exc})") from None
+    from kit.limits import parse_json
+
+    return parse_json(data, source=path, error=InvalidCredential)
 
 
 @click.group()
@@ -131,12 +130,15 @@ def keys_rotate(course: str, compromised: bool, encrypt: bool, weak: bool) -> No
 
 
 def read_json_key(path: str) -> dict[str, Any]:
+    from kit.limits import parse_json
+
     try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = Path(path).read_bytes()
     except FileNotFoundError:
         raise KeyLoadError(f"{path}: no such key file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise KeyLoadError(f"{path}: not a readable JSON key file ({exc.__class__.__name__}); truncated?") from None
+    except OSError as exc:
+        raise KeyLoadError(f"{path}: not a readable key file ({exc.strerror or exc.__class__.__name__})") from None
+    doc = parse_json(data, source=path, error=KeyLoadError, what="JSON key file", max_bytes=64 * 1024)
     if not isinstance(doc, dict):
         raise KeyLoadError(f"{path}: a key file must hold a JSON object")
     return doc

@@ -15,9 +15,9 @@ from kit.errors import CredkitError
 
 __all__ = ["MAX_DEPTH", "MAX_JSON_BYTES", "InputTooLarge", "check_depth", "parse_json", "parse_toml"]
 
-# A credential nests about 8 levels deep, a notebook 6, a manifest 4: 64 is generous for real
+# A credential nests about 8 levels deep, a notebook 6, a manifest 4: 32 is generous for real
 # documents and far below where any of the recursive libraries the kit uses run out of stack.
-MAX_DEPTH = 64
+MAX_DEPTH = 32
 MAX_JSON_BYTES = 8 * 1024 * 1024
 
 
