@@ -148,6 +148,9 @@ class CredkitAutograde(Autograde):
         self._sanitizer: SanitizeOnceExporter | None = None
         self._limits = SandboxedExecute(parent=self).limits()
         self._batch_key = uuid.uuid4().hex
+        # nbgrader's CourseDirectory calls self.fail() on a garbage timestamp.txt, a method it does
+        # not have (an AttributeError traceback): make it the submission's one-line failure instead.
+        self.coursedir.fail = _submission_problem  # type: ignore[attr-defined]
         register_batch(self._batch_key, BatchContext(self.broker, self.coursedir, dict(self.exclude_overwriting)))
 
     # -- plumbing ----------------------------------------------------------------------------
@@ -259,7 +262,13 @@ class CredkitAutograde(Autograde):
                 self.notebooks = sorted(self.assignments[path])
                 assignment, student = self._parse(path)
                 t0 = time.monotonic()
-                if self._is_done(store, assignment, student):
+                try:
+                    done = self._is_done(store, assignment, student)
+                except SubmissionProblem as exc:
+                    store.set_status(assignment, student, "failed", str(exc))
+                    self._report(SubmissionResult(assignment, student, "failed", str(exc), time.monotonic() - t0))
+                    continue
+                if done:
                     self._report(SubmissionResult(assignment, student, "skipped", "already graded"))
                     continue
                 dest = self._dest(assignment, student)
@@ -294,9 +303,10 @@ class CredkitAutograde(Autograde):
                 except KeyboardInterrupt:
                     self._remove(dest)
                     raise
-                except sqlalchemy.exc.OperationalError as exc:
+                except sqlalchemy.exc.DatabaseError as exc:  # the gradebook itself (locked, damaged): fatal for the batch
                     self._remove(dest)
-                    raise GradingError(f"{self.coursedir.db_url}: the gradebook cannot be used: {exc}") from None
+                    why = " ".join(str(getattr(exc, "orig", None) or exc).split())[:200]
+                    raise GradingError(f"{self.coursedir.db_url}: the gradebook cannot be used ({why})") from None
                 except Exception as exc:
                     reason = _reason(exc)
                     self.log.debug("grading %s failed", path, exc_info=True)
@@ -327,6 +337,14 @@ class CredkitAutograde(Autograde):
         self.result.submissions.append(item)
         if self.progress is not None:
             self.progress(item)
+
+
+class SubmissionProblem(GradingError):
+    """One submission cannot be graded as it stands (e.g. its timestamp.txt is not a date)."""
+
+
+def _submission_problem(message: str, *args: object) -> None:
+    raise SubmissionProblem(" ".join(str(message).split()))
 
 
 def _reason(exc: BaseException) -> str:

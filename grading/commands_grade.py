@@ -7,6 +7,7 @@ import logging
 import os
 import shutil
 import sys
+from contextlib import nullcontext
 from typing import Any
 
 import click
@@ -76,26 +77,29 @@ def run_grade(
         from .sandbox import Sandbox
 
         Sandbox.check_cgroups()
+    from .gradebook import gradebook_errors
+
     engine = make_engine(cluster, workers, unsafe_no_sandbox=unsafe_no_sandbox)
-    try:
-        converter = CredkitAutograde(
-            engine=engine, progress=progress, force=force, coursedir=app.coursedir, parent=app)
-        converter.start()
-        result = converter.result
-    finally:
-        engine.close()
-    result.limits = limits
-    result.changed_cells = dict(sorted(changed.counts.items()))
-    from .summary import submission_notes
+    with gradebook_errors(app.coursedir.db_url):
+        try:
+            converter = CredkitAutograde(
+                engine=engine, progress=progress, force=force, coursedir=app.coursedir, parent=app)
+            converter.start()
+            result = converter.result
+        finally:
+            engine.close()
+        result.limits = limits
+        result.changed_cells = dict(sorted(changed.counts.items()))
+        from .summary import submission_notes
 
-    result.notes = submission_notes(app.coursedir.root, assignment, student)
-    learners = [s.student for s in result.submissions if s.status in ("graded", "skipped")]
-    result.skills = {}
-    if learners:
-        from .summary import manifest_skill_rates
+        result.notes = submission_notes(app.coursedir.root, assignment, student)
+        learners = [s.student for s in result.submissions if s.status in ("graded", "skipped")]
+        result.skills = {}
+        if learners:
+            from .summary import manifest_skill_rates
 
-        result.skills = manifest_skill_rates(
-            app.coursedir.root, app.coursedir.db_url, app.coursedir.course_id, assignment, learners) or {}
+            result.skills = manifest_skill_rates(
+                app.coursedir.root, app.coursedir.db_url, app.coursedir.course_id, assignment, learners) or {}
     return result
 
 
@@ -247,27 +251,30 @@ def grade(ctx: click.Context, assignment: str, course_dir: str, student: str, no
         show_progress = sys.stderr.isatty()
     bar = _ProgressBar() if show_progress else None
     course_root = os.path.abspath(course_dir)  # run_grade changes the working directory
-    try:
-        result = run_grade(
-            assignment, course_dir=course_dir, student=student, force=force, cluster=cluster,
-            workers=workers, cell_timeout=cell_timeout, total_timeout=total_timeout,
-            unsafe_no_sandbox=unsafe_no_sandbox, verbose=verbose,
-            progress=bar.advance if bar else None, notebook=notebook, nbgrader_args=tuple(extra),
-            unsafe_no_cgroup_limits=unsafe_no_cgroup_limits,
-        )
-    finally:
-        if bar:
-            bar.stop()
+    from .course_lock import course_lock
     from .issuing import after_grading
 
-    summary = batch_summary(result, getattr(result, "skills", None))
-    summary["limits"] = getattr(result, "limits", {})
-    summary["changed_cells"] = getattr(result, "changed_cells", {})
-    summary["notes"] = getattr(result, "notes", [])
-    try:
-        summary.update(after_grading(course_root, assignment, result, issue=issue and not unsafe_no_sandbox))
-    except CredkitError as exc:  # the grades are written: say so, then why issuing could not run
-        summary["issue_error"] = exc.diagnostics()
+    # Grading and issuing are one unit under the course lock: a second run refuses, naming this one.
+    with course_lock(course_root) if os.path.isfile(os.path.join(course_root, "nbgrader_config.py")) else nullcontext():
+        try:
+            result = run_grade(
+                assignment, course_dir=course_dir, student=student, force=force, cluster=cluster,
+                workers=workers, cell_timeout=cell_timeout, total_timeout=total_timeout,
+                unsafe_no_sandbox=unsafe_no_sandbox, verbose=verbose,
+                progress=bar.advance if bar else None, notebook=notebook, nbgrader_args=tuple(extra),
+                unsafe_no_cgroup_limits=unsafe_no_cgroup_limits,
+            )
+        finally:
+            if bar:
+                bar.stop()
+        summary = batch_summary(result, getattr(result, "skills", None))
+        summary["limits"] = getattr(result, "limits", {})
+        summary["changed_cells"] = getattr(result, "changed_cells", {})
+        summary["notes"] = getattr(result, "notes", [])
+        try:
+            summary.update(after_grading(course_root, assignment, result, issue=issue and not unsafe_no_sandbox))
+        except CredkitError as exc:  # the grades are written: say so, then why issuing could not run
+            summary["issue_error"] = exc.diagnostics()
     if as_json:
         click.echo(json.dumps(summary, indent=2, sort_keys=True))
     else:
@@ -278,6 +285,8 @@ def grade(ctx: click.Context, assignment: str, course_dir: str, student: str, no
         ctx.exit(1)
     if summary["failed"]:
         ctx.exit(2)
+    if summary.get("issue_failed") or summary.get("undelivered"):
+        ctx.exit(1)
 
 
 class _ProgressBar:

@@ -39,8 +39,8 @@ def issue(course: str, assignments: tuple[str, ...], learners: tuple[str, ...], 
     )
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))
-        if report.unsandboxed and not report.issued:
-            sys.exit(1)  # nothing could be issued: a script must see that
+        if report.undelivered or (report.unsandboxed and not report.issued):
+            sys.exit(1)  # something could not be issued or delivered: a script must see that
         return
     click.echo(f"issued {len(report.issued)} credential(s); {report.already_issued} already issued; "
                f"{report.redelivered} re-delivered")
@@ -49,10 +49,14 @@ def issue(course: str, assignments: tuple[str, ...], learners: tuple[str, ...], 
     if report.unsandboxed:
         click.echo(f"refused {len(report.unsandboxed)} submission(s) whose grades were not produced in the sandbox "
                    f"(regrade them with credkit grade, or pass {UNSAFE_FLAG})", err=True)
+    for assessment, learner, why in report.failed:
+        click.echo(f"not issued: {learner}: grading {assessment} failed ({why or 'see credkit grade'})", err=True)
     for assessment, learner, name in report.held_back:
         click.echo(f"held back: {learner}: {name} ({assessment}) waits for manual grading", err=True)
     for learner, name, credential_id in report.no_longer_earned:
         click.echo(f"regrade: {learner} no longer meets {name}; still valid ({credential_id}); "
                    f"revoke with: credkit revoke {credential_id} --reason …", err=True)
-    if report.unsandboxed and not report.issued:
+    for learner, why in report.undelivered:
+        click.echo(f"not delivered: {learner}: {why} (recorded; the next credkit issue delivers it)", err=True)
+    if report.undelivered or (report.unsandboxed and not report.issued):
         sys.exit(1)

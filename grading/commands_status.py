@@ -7,6 +7,8 @@ unsuspending it lifts a stack's suspension once none of its components is suspen
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from grading.config import load_course_config
@@ -47,23 +49,52 @@ def _cascade(ledger: Ledger, publisher: StatusPublisher, record: IssuedRecord, a
         lines.append(f"also {_PAST[action]}: {changed.id} ({changed.name}), a stacked credential built on it")
     return lines
 
+_STATE_AFTER = {"revoke": "revoked", "suspend": "suspended", "unsuspend": "active"}
 
-def _change(action: str, credential_id: str, reason: str, course: str) -> None:
+
+class NotConfirmed(CredkitError):
+    """A status change was not confirmed."""
+
+
+def credential_urn(credential_id: str) -> str:
+    return credential_id if credential_id.startswith("urn:uuid:") else f"urn:uuid:{credential_id}"
+
+
+def _confirm(action: str, record: object, yes: bool) -> None:
+    if yes:
+        return
+    what = f"{action} {record.id} ({record.name}, learner {record.learner})"  # type: ignore[attr-defined]
+    final = " for good (revocation is final)" if action == "revoke" else ""
+    if not sys.stdin.isatty():
+        raise NotConfirmed(f"{record.id}: not changed: pass --yes to {action} it{final} (no terminal to ask)")  # type: ignore[attr-defined]
+    if not click.confirm(f"{what}{final}?", default=False, err=True):
+        raise NotConfirmed(f"{record.id}: not changed")  # type: ignore[attr-defined]
+
+
+def _change(action: str, credential_id: str, reason: str, course: str, yes: bool) -> None:
     from kit.commands import load_signing_key
 
+    from .course_lock import course_lock
+
+    reason = " ".join(reason.split())
+    if not reason:
+        raise NotConfirmed(f"{credential_id}: not changed: --reason must say why (it is published next to the status list)")
     settings = load_course_config(course)
     settings.check_key_outside_course()
-    key = load_signing_key(str(settings.key_file))
+    credential_id = credential_urn(credential_id)
     with Ledger(settings.ledger_url) as ledger:
+        before = ledger.get(credential_id)
+    _confirm(action, before, yes)
+    key = load_signing_key(str(settings.key_file))
+    with course_lock(settings.course_root), Ledger(settings.ledger_url) as ledger:
         publisher = StatusPublisher(
             key=key, ledger=ledger, status_dir=settings.status_dir, wallet_root=settings.wallet_root,
             cryptosuite=settings.credkit.cryptosuite, issuer_did=settings.issuer_did,
         )
-        if not credential_id.startswith("urn:uuid:"):
-            credential_id = f"urn:uuid:{credential_id}"
         record = publisher.change_state(credential_id, action, reason)
         stacked = _cascade(ledger, publisher, record, action, reason)
-    click.echo(f"{record.id} ({record.name}, learner {record.learner}): now {record.state}; status lists republished to {settings.status_dir}")
+    again = " (already; the status lists are published again)" if before.state == _STATE_AFTER[action] else ""
+    click.echo(f"{record.id} ({record.name}, learner {record.learner}): now {record.state}{again}; status lists republished to {settings.status_dir}")
     for line in stacked:
         click.echo(line)
     name = record.status_list.rsplit("/", 1)[1]
@@ -77,14 +108,15 @@ def _change(action: str, credential_id: str, reason: str, course: str) -> None:
 def _command(action: str, summary: str) -> click.Command:
     @click.command(action, help=summary)
     @click.argument("credential_id")
-    @click.option("--reason", required=True, help="Why; kept in the ledger and published by credkit publish next to the status list, where verifiers show it to employers.")
+    @click.option("--reason", required=True, help="Why (not empty); kept in the ledger and published by credkit publish next to the status list, where verifiers show it to employers.")
     @click.option("--course", default=".", show_default=True, type=click.Path(file_okay=False), help="The nbgrader course folder.")
-    def command(credential_id: str, reason: str, course: str) -> None:
-        _change(action, credential_id, reason, course)
+    @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+    def command(credential_id: str, reason: str, course: str, yes: bool) -> None:
+        _change(action, credential_id, reason, course, yes)
 
     return command
 
 
-revoke = _command("revoke", "Revoke a credential for good (it sits on a revocation list).")
+revoke = _command("revoke", "Revoke a credential for good (it sits on a revocation list). Find its id with credkit credentials list.")
 suspend = _command("suspend", "Suspend a credential until unsuspended (it sits on a suspension list).")
 unsuspend = _command("unsuspend", "Lift a credential's suspension.")

@@ -24,6 +24,7 @@ from traitlets.config import Config, Configurable
 from traitlets.config.loader import ConfigFileNotFound, PyFileConfigLoader
 
 from kit.errors import CredkitError
+from kit.wallet_folders import wallet_folder
 
 __all__ = ["Credkit", "load_course_config", "CourseSettings", "ConfigError"]
 
@@ -126,7 +127,7 @@ class Credkit(Configurable):
             return Path(self.wallet_dir).expanduser().resolve()
         learner = self.learner()
         if self.wallet_root and learner:
-            return (Path(self.wallet_root).expanduser() / learner).resolve()
+            return wallet_folder(Path(self.wallet_root).expanduser(), learner).resolve()
         return Path(jupyter_data_dir(), "credkit", "wallet").resolve()
 
     def cache_path(self) -> Path:

@@ -21,6 +21,7 @@ import click
 from kit.fileio import write_atomic
 from kit.keys import IssuerKey, load_key, save_key
 from kit.verify import verify_credential
+from kit.wallet_folders import wallet_folder
 
 TRACK = Path(__file__).resolve().parents[1] / "assessments" / "python-data-analysis"
 ASSESSMENTS = ["foundations", "numpy-arrays", "pandas-wrangling", "sql-sqlite"]
@@ -170,7 +171,7 @@ def run_demo(out: Path) -> dict[str, Any]:
     did_document = json.loads((site.site / did_web_site_path(DEMO_ISSUER)).read_text())
     rows, awards = [], []
     for learner in NAMES:
-        files = sorted((out / "wallets" / learner).glob("*.json"))
+        files = sorted(wallet_folder(out / "wallets", learner).glob("*.json"))
         statuses = []
         for path in files:
             document = json.loads(path.read_text())

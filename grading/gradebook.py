@@ -21,7 +21,20 @@ from sqlalchemy.engine import Engine
 
 from .swap import swapped
 
-__all__ = ["shared_gradebook_engines"]
+from kit.errors import GradingError
+
+__all__ = ["shared_gradebook_engines", "gradebook_errors"]
+
+
+@contextmanager
+def gradebook_errors(db_url: str) -> Iterator[None]:
+    """Turn a damaged or unreadable gradebook (not a database, malformed, locked) into one line naming it."""
+    try:
+        yield
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        why = " ".join(str(getattr(exc, "orig", None) or exc).split())[:200]
+        where = db_url.removeprefix("sqlite:///")
+        raise GradingError(f"{where}: the gradebook cannot be used ({why}); restore it from a backup or fix its database") from None
 
 
 @contextmanager

@@ -22,6 +22,7 @@ from kit.ledger import Ledger
 
 from .awards import LearnerGrades, held_back, issuer_profile, read_grades, skill_awards, stack_awards
 from .config import CourseSettings, load_course_config
+from .course_lock import course_lock
 from .course import released_assessment, released_ids, released_track
 from .manifest import earned_credentials, score_skills
 
@@ -39,6 +40,8 @@ class IssueReport:
     already_issued: int = 0
     redelivered: int = 0
     unsandboxed: list[tuple[str, str]] = field(default_factory=list)  # (assessment, learner) refused
+    failed: list[tuple[str, str, str]] = field(default_factory=list)  # (assessment, learner, why): grading failed
+    undelivered: list[tuple[str, str]] = field(default_factory=list)  # (learner, why): in the ledger, delivered next run
     held_back: list[tuple[str, str, str]] = field(default_factory=list)  # (assessment, learner, credential)
     no_longer_earned: list[tuple[str, str, str]] = field(default_factory=list)  # (learner, credential, id)
     released_to_exchange: int = 0
@@ -49,6 +52,8 @@ class IssueReport:
             "already_issued": self.already_issued,
             "redelivered": self.redelivered,
             "refused_unsandboxed": [{"assessment": a, "learner": l} for a, l in self.unsandboxed],
+            "failed_grading": [{"assessment": a, "learner": l, "reason": r} for a, l, r in self.failed],
+            "undelivered": [{"learner": l, "reason": r} for l, r in self.undelivered],
             "held_back_for_manual_grading": [{"assessment": a, "learner": l, "credential": c} for a, l, c in self.held_back],
             "no_longer_earned": [{"learner": l, "credential": c, "id": i} for l, c, i in self.no_longer_earned],
             "released_to_exchange": self.released_to_exchange,
@@ -73,7 +78,11 @@ def _sandboxed_only(settings: CourseSettings, db_url: str, assignment: str, grad
     with ProvenanceStore(path) as store:
         for learner_grades in grades:
             scores = auto_scores.get(learner_grades.learner, {})
-            if store.is_sandboxed(assignment, learner_grades.learner, scores):
+            status = store.status(assignment, learner_grades.learner)
+            if status is not None and status[0] == "failed":
+                # The sandbox ran and grading failed: that is not an unsandboxed grade to refuse.
+                report.failed.append((assignment, learner_grades.learner, status[1]))
+            elif store.is_sandboxed(assignment, learner_grades.learner, scores):
                 kept.append(learner_grades)
             else:
                 report.unsandboxed.append((assignment, learner_grades.learner))
@@ -121,9 +130,20 @@ def issue_course(
     unsafe_issue_unsandboxed_grades: bool = False,
     now: datetime | None = None,
 ) -> IssueReport:
-    """Issue everything the course's trusted grades earn and deliver it; see the module docstring."""
+    """Issue everything the course's trusted grades earn and deliver it; see the module docstring.
+
+    Holds the course lock (:mod:`grading.course_lock`); raises CourseBusy when another run has it.
+    """
+    from .gradebook import gradebook_errors
+
     settings = load_course_config(course_root)
     settings.check_key_outside_course()
+    with course_lock(settings.course_root), gradebook_errors(gradebook_url(settings)):
+        return _issue_course(settings, key, assignments, learners, unsafe_issue_unsandboxed_grades, now)
+
+
+def _issue_course(settings: CourseSettings, key: IssuerKey, assignments: list[str] | None, learners: list[str] | None,
+                  unsafe_issue_unsandboxed_grades: bool, now: datetime | None) -> IssueReport:
     if unsafe_issue_unsandboxed_grades:
         log.warning("UNSAFE: issuing from grades that were not produced in the sandbox (%s)", UNSAFE_FLAG)
     now = now or datetime.now(timezone.utc)
@@ -162,10 +182,11 @@ def issue_course(
                         report.no_longer_earned.append((learner_grades.learner, rule.name, held[0]))
             folder = track.path.parent if track is not None else assessment.folder
             issuer = _issuer(settings, key, ledger, issuer_profile(assessment.issuer, folder))
-            report.redelivered += issuer.redeliver_missing(course=settings.course_id)
+            report.redelivered += issuer.redeliver_missing(course=settings.course_id, failures=report.undelivered)
             result = issuer.issue(skill_awards(settings.course_id, assessment, grades, now=now))
             report.issued.extend(result.issued)
             report.already_issued += result.already_issued
+            report.undelivered.extend(result.undelivered)
             for issued in result.issued:
                 held_ids[issued.learner][issued.achievement_id] = (issued.id, issued.name)
         for track in tracks.values():
@@ -177,7 +198,10 @@ def issue_course(
             result = issuer.issue(stack_awards(settings.course_id, track.stacks.values(), eligible, recipients, track.path.parent, now=now))
             report.issued.extend(result.issued)
             report.already_issued += result.already_issued
-        _issuer(settings, key, ledger, None).publish_status_lists(now=now)
+            report.undelivered.extend(result.undelivered)
+        publisher = _issuer(settings, key, ledger, None)
+        publisher.publish_status_lists(now=now)
+        report.undelivered.extend(publisher.status.undelivered)
         if settings.credkit.delivery == "exchange":
             from .exchange_release import release_to_exchange
 
@@ -228,8 +252,21 @@ def after_grading(course_root: str, assignment: str, result: object, *, issue: b
     if key_file_is_encrypted(settings.key_file) and not passphrase:
         out["issue_skipped"] = "the issuer key is encrypted; set CREDKIT_KEY_PASSPHRASE or run credkit issue"
         return out
-    key = load_key(settings.key_file, passphrase=passphrase.encode() if passphrase else None)
-    report = issue_course(settings.course_root, key, assignments=[assignment], learners=graded or None)
+    from kit.errors import CredkitError
+
+    try:
+        key = load_key(settings.key_file, passphrase=passphrase.encode() if passphrase else None)
+        # Every learner of the assessment, not only this run's: a rerun after a killed run skips
+        # the submissions graded before, and their credentials must still be issued (once).
+        report = issue_course(settings.course_root, key, assignments=[assignment])
+    except CredkitError as exc:
+        out["issue_failed"] = exc.diagnostics()
+        return out
     out["issued"] = len(report.issued)
     out["held_back"] = len(report.held_back)
+    recovered = [i for i in report.issued if i.learner not in graded]
+    if recovered or report.redelivered:
+        out["recovered"] = {"issued": len(recovered), "redelivered": report.redelivered}
+    if report.undelivered:
+        out["undelivered"] = [f"{learner}: {why}" for learner, why in report.undelivered]
     return out

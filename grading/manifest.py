@@ -40,9 +40,12 @@ __all__ = [
     "load_assessment",
     "load_track",
     "score_skills",
+    "skill_passed",
+    "skill_thresholds",
 ]
 
 MANIFEST_NAME = "manifest.toml"
+MAX_TOML_CHARS = 1024 * 1024  # a manifest is a few KiB
 TRACK_NAME = "track.toml"
 
 
@@ -91,6 +94,10 @@ class Threshold:
             return self.points
         assert self.fraction is not None
         return self.fraction * possible
+
+    def met(self, score: SkillScore) -> bool:
+        """The one pass rule, for awarding and for reports: ``earned >= needed``, exact, never while pending."""
+        return not score.pending and score.possible > 0 and score.earned >= self.needed(score.possible)
 
     def describe(self) -> str:
         if self.points is not None:
@@ -230,15 +237,26 @@ def earned_credentials(
     """
     won = []
     for rule in assessment.credentials.values():
-        ok = True
-        for threshold in rule.requires:
-            score = skill_scores[threshold.skill]
-            if score.pending or score.possible == 0 or score.earned < threshold.needed(score.possible):
-                ok = False
-                break
-        if ok:
+        if all(threshold.met(skill_scores[threshold.skill]) for threshold in rule.requires):
             won.append(rule)
     return won
+
+
+def skill_thresholds(assessment: Assessment) -> dict[str, list[Threshold]]:
+    """Each skill's pass marks across the assessment's credentials; a skill none requires needs all its points."""
+    out: dict[str, list[Threshold]] = {skill: [] for skill in assessment.skills}
+    for rule in assessment.credentials.values():
+        for threshold in rule.requires:
+            out.setdefault(threshold.skill, []).append(threshold)
+    for skill, marks in out.items():
+        if not marks:
+            marks.append(Threshold(skill, fraction=Decimal(1)))
+    return out
+
+
+def skill_passed(thresholds: list[Threshold], score: SkillScore) -> bool:
+    """A skill is passed when its score meets every credential's mark on it (so the strictest)."""
+    return all(threshold.met(score) for threshold in thresholds)
 
 
 def earned_stacks(stacks: Iterable[StackRule], held: Iterable[str]) -> list[StackRule]:
@@ -298,14 +316,25 @@ def _schema_problem(error: jsonschema.ValidationError) -> tuple[str, str]:
 
 
 def _read_toml(path: Path, schema: str) -> dict[str, Any]:
+    from kit.limits import MAX_DEPTH, InputTooLarge, check_depth
+
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ManifestError(f"{path}: file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ManifestError(f"{path}: cannot read: {exc}") from exc
+    if len(text) > MAX_TOML_CHARS:
+        raise AssessmentInvalid([f"{path}: (size): larger than {MAX_TOML_CHARS // 1024} KiB; not read"])
+    try:
+        data = tomllib.loads(text)
+        check_depth(data, source=f"{path}: (syntax)")  # the schema validator recurses
     except tomllib.TOMLDecodeError as exc:
         raise AssessmentInvalid([f"{path}: (syntax): not valid TOML: {exc}"]) from exc
+    except RecursionError:  # tomllib recurses into nested arrays and inline tables
+        raise AssessmentInvalid([f"{path}: (syntax): nested deeper than {MAX_DEPTH} levels"]) from None
+    except InputTooLarge as exc:
+        raise AssessmentInvalid([exc.diagnostics()]) from None
     errors = sorted(_validator(schema).iter_errors(data), key=lambda e: (list(map(str, e.absolute_path)), e.message))
     if errors:
         problems = []
@@ -349,7 +378,7 @@ def _track_issuer(folder: Path) -> Issuer | None:
         # the track file's own problems are reported for the track; use its issuer if that part is sound
         try:
             raw = tomllib.loads(track.read_text(encoding="utf-8")).get("issuer")
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
             return None
         schema = json.loads(resources.files("grading").joinpath("schemas", "track.schema.json").read_text())
         ok = jsonschema.Draft202012Validator({**schema["$defs"]["issuer"], "$defs": schema["$defs"]}).is_valid(raw)
@@ -411,10 +440,14 @@ def load_assessment(path: str | Path) -> Assessment:
         for sid, t in c["requires"].items():
             if sid not in skills:
                 problem(_key_path(["credentials", key, "requires", sid]), f"unknown skill {sid!r}")
+            value = _dec(t["points"] if isinstance(t, dict) else t)
+            if not value.is_finite():  # TOML allows nan and inf; a pass mark must be a number
+                problem(_key_path(["credentials", key, "requires", sid]), f"must be a finite number, not {t!r}")
+                continue
             if isinstance(t, dict):
-                thresholds.append(Threshold(sid, points=_dec(t["points"])))
+                thresholds.append(Threshold(sid, points=value))
             else:
-                thresholds.append(Threshold(sid, fraction=_dec(t)))
+                thresholds.append(Threshold(sid, fraction=value))
         criteria = c.get("criteria") or _criteria(data["assessment"]["title"], thresholds, skills)
         credentials[key] = CredentialRule(
             key=key, id=c["id"], name=c["name"], description=c["description"],

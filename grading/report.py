@@ -12,10 +12,11 @@ from kit.fileio import write_atomic
 from kit.ledger import Ledger
 
 from .awards import read_grades
-from .config import load_course_config
+from .config import CourseSettings, load_course_config
+from .gradebook import gradebook_errors
 from .course import released_assessment, released_ids
 from .issuing import gradebook_url
-from .manifest import score_skills
+from .manifest import score_skills, skill_passed, skill_thresholds
 
 __all__ = ["CourseReport", "build_report", "write_report"]
 
@@ -25,7 +26,7 @@ class CourseReport:
     """Rows of (learner, assessment, skill, earned, possible, passed) and the ledger's credentials."""
 
     rows: list[tuple[str, str, str, str, float, float, bool]] = field(default_factory=list)
-    thresholds: dict[tuple[str, str], float] = field(default_factory=dict)  # (assessment, skill) -> fraction
+    thresholds: dict[tuple[str, str], str] = field(default_factory=dict)  # (assessment, skill) -> the pass marks, described
     credentials: Counter[str] = field(default_factory=Counter)  # credential name -> active count
     states: Counter[str] = field(default_factory=Counter)
 
@@ -33,21 +34,23 @@ class CourseReport:
 def build_report(course: str | Path) -> CourseReport:
     settings = load_course_config(course)
     db_url = gradebook_url(settings)
+    with gradebook_errors(db_url):
+        return _build_report(settings, db_url)
+
+
+def _build_report(settings: CourseSettings, db_url: str) -> CourseReport:
     report = CourseReport()
     for assignment in released_ids(settings.course_root):
         assessment = released_assessment(settings.course_root, assignment)
-        needed: dict[str, float] = {}
-        for rule in assessment.credentials.values():
-            for threshold in rule.requires:
-                needed[threshold.skill] = max(needed.get(threshold.skill, 0.0), float(threshold.fraction or 0))
-        for skill, fraction in needed.items():
-            report.thresholds[(assignment, skill)] = fraction
+        marks = skill_thresholds(assessment)
+        for skill, thresholds in marks.items():
+            report.thresholds[(assignment, skill)] = "; ".join(t.describe() for t in thresholds)
         for grades in read_grades(db_url, settings.course_id, assignment):
             for skill_id, score in score_skills(assessment, grades.cells).items():
                 if score.pending:
                     continue
-                fraction = needed.get(skill_id, 1.0)
-                passed = score.possible > 0 and float(score.earned) >= fraction * float(score.possible)
+                # the awarding rule itself (grading.manifest), so a report never disagrees with the credentials
+                passed = skill_passed(marks[skill_id], score)
                 report.rows.append((grades.learner, assignment, skill_id, assessment.skills[skill_id].name,
                                     float(score.earned), float(score.possible), passed))
     with Ledger(settings.ledger_url) as ledger:

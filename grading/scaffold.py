@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import nbformat
@@ -99,8 +100,17 @@ def new_assessment(folder: str | Path) -> Path:
     if folder.exists() and any(folder.iterdir()):
         raise ManifestError(f"{folder}: folder is not empty; choose a new folder")
     title = sid.replace("-", " ").replace("_", " ").capitalize()
-    folder.mkdir(parents=True, exist_ok=True)
-    write_atomic(folder / f"{sid}.ipynb", nbformat.writes(_nb(sid, title)).encode("utf-8"))
+    created = not folder.exists()
     manifest = folder / MANIFEST_NAME
-    write_atomic(manifest, _MANIFEST.format(id=sid, title=title).encode("utf-8"))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        write_atomic(folder / f"{sid}.ipynb", nbformat.writes(_nb(sid, title)).encode("utf-8"))
+        write_atomic(manifest, _MANIFEST.format(id=sid, title=title).encode("utf-8"))
+    except OSError as exc:
+        # No half-made assessment: take back what this call wrote (the folder was empty or new).
+        for path in (manifest, folder / f"{sid}.ipynb"):
+            path.unlink(missing_ok=True)
+        if created:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise ManifestError(f"{exc.filename or folder}: cannot create the assessment ({exc.strerror or exc.__class__.__name__})") from None
     return manifest

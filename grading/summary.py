@@ -160,6 +160,14 @@ def format_summary(summary: Mapping[str, Any]) -> str:
         lines.append(f"  skill {skill}: {row['passed']}/{row['learners']} passed ({100 * row['rate']:.0f}%)")
     if "issued" in summary:
         lines.append(f"issued {summary['issued']} credential(s), {summary['held_back']} held back for manual grading")
+    if "recovered" in summary:
+        recovered = summary["recovered"]
+        lines.append(f"recovered from an earlier run that stopped: {recovered['issued']} credential(s) issued, "
+                     f"{recovered['redelivered']} re-delivered")
+    for line in summary.get("undelivered", []):
+        lines.append(f"not delivered (the next credkit grade or issue retries): {line}")
+    if "issue_failed" in summary:
+        lines.append(f"not issued: {summary['issue_failed']} (run credkit issue to retry)")
     if "issue_skipped" in summary:
         lines.append(f"not issued: {summary['issue_skipped']}")
     if "report_hint" in summary:

@@ -38,10 +38,9 @@ MAX_IMAGE_BYTES = 20 * 1024 * 1024
 
 
 def _check_credential_text(credential_json: str) -> None:
-    try:
-        document = json.loads(credential_json)
-    except ValueError as exc:
-        raise InvalidCredential(f"cannot bake: the credential is not JSON ({exc})") from exc
+    from kit.limits import parse_json
+
+    document = parse_json(credential_json, source="cannot bake: the credential", error=InvalidCredential)
     if not isinstance(document, dict):
         raise InvalidCredential("cannot bake: the credential is not a JSON object")
 

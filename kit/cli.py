@@ -7,6 +7,8 @@ lazily from ``grading`` so that ``credkit verify`` starts fast and needs no Jupy
 from __future__ import annotations
 
 import importlib
+import os
+import signal
 import sys
 import traceback
 from typing import Any
@@ -24,6 +26,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "artwork": "kit.commands_bake:artwork",
     "demo": "kit.commands:demo",
     "publish": "grading.commands_publish:publish",
+    "credentials": "grading.commands_credentials:credentials",
     "revoke": "grading.commands_status:revoke",
     "suspend": "grading.commands_status:suspend",
     "unsuspend": "grading.commands_status:unsuspend",
@@ -58,10 +61,29 @@ def cli(ctx: click.Context, verbose: bool) -> None:
     ctx.obj = {"verbose": verbose}
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, stopped like Ctrl-C: the same cleanup, so the next run finishes the work."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    if os.getpid() != _MAIN_PID:  # a forked helper inherited this handler: die as SIGTERM means
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return
+    raise Terminated
+
+
+_MAIN_PID = os.getpid()
+
+
 def main(argv: list[str] | None = None) -> Any:
     """Entry point: run the CLI, turning every CredkitError into one line and exit code 1."""
+    global _MAIN_PID
     args = sys.argv[1:] if argv is None else argv
     verbose = "-v" in args or "--verbose" in args
+    _MAIN_PID = os.getpid()
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return cli.main(args=args, prog_name="credkit", standalone_mode=False)
     except click.exceptions.Abort:
@@ -77,6 +99,17 @@ def main(argv: list[str] | None = None) -> Any:
             traceback.print_exc()
         click.echo(f"credkit: error: {exc.diagnostics()}", err=True)
         sys.exit(1)
+    except OSError as exc:
+        # A file a command read or wrote that the system refused (full disk, read-only folder, no
+        # such folder): the user's to fix, so one line naming it, as for every CredkitError.
+        if verbose:
+            traceback.print_exc()
+        where = f"{exc.filename}: " if exc.filename else ""
+        click.echo(f"credkit: error: {where}{exc.strerror or exc.__class__.__name__}", err=True)
+        sys.exit(1)
+    except Terminated:
+        click.echo("credkit: stopped (SIGTERM); run the same command again to finish the work", err=True)
+        sys.exit(143)
     except KeyboardInterrupt:
-        click.echo("credkit: interrupted", err=True)
+        click.echo("credkit: interrupted; run the same command again to finish the work", err=True)
         sys.exit(130)

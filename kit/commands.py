@@ -13,7 +13,23 @@ import click
 from kit.errors import CredkitError, InvalidCredential, KeyLoadError
 
 PASSPHRASE_ENV = "CREDKIT_KEY_PASSPHRASE"
+# A new key's passphrase: at least this many characters unless --weak-passphrase says otherwise
+# (Argon2id slows guessing, it cannot save a one-word passphrase).
+MIN_PASSPHRASE_CHARS = 12
 MAX_CREDENTIAL_BYTES = 8 * 1024 * 1024  # a baked PNG with artwork stays far below this
+
+
+def _new_passphrase(*, purpose: str, weak: bool) -> bytes:
+    """A passphrase for a new key, held to the length policy unless ``weak``."""
+    value = _passphrase(confirm=True, purpose=purpose)
+    if not weak and len(value.decode("utf-8")) < MIN_PASSPHRASE_CHARS:
+        raise KeyLoadError(
+            f"{purpose}: the passphrase is too short ({len(value.decode('utf-8'))} characters; at least "
+            f"{MIN_PASSPHRASE_CHARS}, or pass --weak-passphrase to accept it)"
+        )
+    if weak:
+        click.echo("credkit: WARNING: --weak-passphrase: the key's passphrase is not checked", err=True)
+    return value
 
 
 def _passphrase(*, confirm: bool, purpose: str) -> bytes:
@@ -50,10 +66,9 @@ def read_json_file(path: str) -> Any:
 
 def _parse_json(data: bytes, path: str) -> Any:
     """Parse JSON bytes read from ``path``; InvalidCredential naming the file when malformed."""
-    try:
-        return json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidCredential(f"{path}: not valid JSON ({exc})") from None
+    from kit.limits import parse_json
+
+    return parse_json(data, source=path, error=InvalidCredential)
 
 
 @click.group()
@@ -64,11 +79,12 @@ def keys() -> None:
 @keys.command("new")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="Key file to create (mode 0600).")
 @click.option("--encrypt", is_flag=True, help=f"Seal the secret with a passphrase ({PASSPHRASE_ENV} or a prompt).")
-def keys_new(out: str, encrypt: bool) -> None:
+@click.option("--weak-passphrase", "weak", is_flag=True, help=f"Accept a passphrase shorter than {MIN_PASSPHRASE_CHARS} characters.")
+def keys_new(out: str, encrypt: bool, weak: bool) -> None:
     """Generate an issuer key and write it as a Multikey JSON file."""
     from kit.keys import IssuerKey, save_key
 
-    passphrase = _passphrase(confirm=True, purpose=out) if encrypt else None
+    passphrase = _new_passphrase(purpose=out, weak=weak) if encrypt else None
     key = IssuerKey.generate()
     # the README's ~/.jupyter/credkit/... may not exist yet; a new folder for keys is private
     os.makedirs(os.path.dirname(os.path.abspath(os.path.expanduser(out))), mode=0o700, exist_ok=True)
@@ -96,7 +112,8 @@ def keys_show(file: str) -> None:
 @click.option("--course", default=".", show_default=True, type=click.Path(file_okay=False), help="The nbgrader course folder (its c.Credkit.issuer_did and key_file).")
 @click.option("--compromised", is_flag=True, help="The old key leaked: mark it revoked in the DID document, so everything it signed fails verification.")
 @click.option("--encrypt", is_flag=True, help=f"Seal the new key's secret with a passphrase ({PASSPHRASE_ENV} or a prompt).")
-def keys_rotate(course: str, compromised: bool, encrypt: bool) -> None:
+@click.option("--weak-passphrase", "weak", is_flag=True, help=f"Accept a passphrase shorter than {MIN_PASSPHRASE_CHARS} characters.")
+def keys_rotate(course: str, compromised: bool, encrypt: bool, weak: bool) -> None:
     """Sign with a new key from now on; the old key stays in the did:web DID document (revoked with --compromised)."""
     from grading.config import load_course_config  # the course side, loaded only for this command
     from grading.publish import rotate_key
@@ -106,7 +123,7 @@ def keys_rotate(course: str, compromised: bool, encrypt: bool) -> None:
     settings = load_course_config(course)
     if key_file_is_encrypted(settings.key_file) and not encrypt:
         raise KeyLoadError(f"{settings.key_file}: the current key is encrypted; pass --encrypt so the new one is too")
-    passphrase = _passphrase(confirm=True, purpose="new key") if encrypt else None
+    passphrase = _new_passphrase(purpose="new key", weak=weak) if encrypt else None
     old, new, kept = rotate_key(settings, compromised=compromised, passphrase=passphrase)
     fate = "revoked: what it signed now fails verification" if compromised else "retired: what it signed keeps verifying"
     click.echo(f"old key {old.public_key_multibase} {fate} (its file moved to {kept})", err=True)
@@ -115,12 +132,15 @@ def keys_rotate(course: str, compromised: bool, encrypt: bool) -> None:
 
 
 def read_json_key(path: str) -> dict[str, Any]:
+    from kit.limits import parse_json
+
     try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = Path(path).read_bytes()
     except FileNotFoundError:
         raise KeyLoadError(f"{path}: no such key file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise KeyLoadError(f"{path}: not a readable JSON key file ({exc.__class__.__name__}); truncated?") from None
+    except OSError as exc:
+        raise KeyLoadError(f"{path}: not a readable key file ({exc.strerror or exc.__class__.__name__})") from None
+    doc = parse_json(data, source=path, error=KeyLoadError, what="JSON key file", max_bytes=64 * 1024)
     if not isinstance(doc, dict):
         raise KeyLoadError(f"{path}: a key file must hold a JSON object")
     return doc

@@ -30,11 +30,14 @@ def _write_atomically(path: Path, data: bytes) -> None:
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Baked image to write.")
 def bake(credential: Path, image: Path | None, out: Path) -> None:
     """Bake CREDENTIAL (a JSON file) into a PNG or SVG badge image written to OUT."""
-    text = credential.read_text(encoding="utf-8")
+    from kit.limits import parse_json
+
     try:
-        document = json.loads(text)
-    except ValueError as exc:
-        raise InvalidCredential(f"{credential}: not JSON ({exc})") from exc
+        data = credential.read_bytes()
+    except OSError as exc:
+        raise InvalidCredential(f"{credential}: cannot read ({exc.strerror or exc.__class__.__name__})") from None
+    document = parse_json(data, source=str(credential), error=InvalidCredential)
+    text = data.decode("utf-8")
     if not isinstance(document, dict):
         raise InvalidCredential(f"{credential}: not a JSON object")
     if image is not None:

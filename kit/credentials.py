@@ -293,16 +293,17 @@ class Credential:
     @classmethod
     def from_json(cls, data: str | bytes, *, source: str = "credential") -> Credential:
         """Parse JSON text; raises InvalidCredential naming ``source`` for anything malformed."""
-        try:
-            document = json.loads(data)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise InvalidCredential(f"{source}: not valid JSON ({exc})") from None
-        return cls.from_document(document, source=source)
+        from kit.limits import parse_json
+
+        return cls.from_document(parse_json(data, source=source, error=InvalidCredential), source=source)
 
     @classmethod
     def from_document(cls, document: Any, *, source: str = "credential") -> Credential:
+        from kit.limits import check_depth
+
         if not isinstance(document, dict):
             raise InvalidCredential(f"{source}: a credential must be a JSON object")
+        check_depth(document, source=source, error=InvalidCredential)  # later steps (JSON-LD, schema) recurse
         context = document.get("@context")
         if not isinstance(context, list) or not context or context[0] != VC_V2:
             raise InvalidCredential(f"{source}: @context must be a list starting with {VC_V2}")

@@ -6,7 +6,27 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["write_atomic", "fault_point", "FAULT_ENV"]
+from kit.errors import CredkitError
+
+__all__ = ["write_atomic", "fault_point", "FAULT_ENV", "WriteFailed"]
+
+
+class WriteFailed(OSError, CredkitError):
+    """A file could not be written (full disk, read-only or missing folder); names the file.
+
+    Still an OSError, so callers that handle a failed write keep doing so.
+    """
+
+    def __init__(self, path: Path, exc: OSError) -> None:
+        super().__init__(exc.errno, exc.strerror or exc.__class__.__name__)
+        self.filename = str(path)
+        self.message = f"{path}: cannot write ({exc.strerror or exc.__class__.__name__}); it was not written"
+
+    def __str__(self) -> str:
+        return self.message
+
+    def diagnostics(self) -> str:
+        return self.message
 
 # Crash tests set this to a step name; the process then dies there as if killed (os._exit, no
 # cleanup), so a rerun can be checked for duplicates and losses. Unset in normal use.
@@ -35,7 +55,10 @@ def write_atomic(path: str | os.PathLike[str], data: bytes | str, *, mode: int =
     """
     target = Path(path)
     payload = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise WriteFailed(target, exc) from None
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
@@ -47,9 +70,11 @@ def write_atomic(path: str | os.PathLike[str], data: bytes | str, *, mode: int =
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(exc, OSError) and not isinstance(exc, WriteFailed):
+            raise WriteFailed(target, exc) from None
         raise

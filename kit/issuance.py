@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 import secrets
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -33,11 +32,9 @@ from kit.proofs import OPEN_BADGE_SUITE_RULE, RDFC, sign
 from kit.status import (
     DEFAULT_LIST_TTL, DEFAULT_LIST_VALIDITY, MIN_ENTRIES, PURPOSES, StatusList, status_entry, status_list_credential,
 )
+from kit.wallet_folders import LEARNER_ID_FILE, wallet_folder
 
 __all__ = ["AwardRequest", "Issued", "IssueResult", "CredentialIssuer", "StatusPublisher", "wallet_file", "IssuanceError", "issuer_identifier"]
-
-_SAFE_LEARNER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,199}$")
-
 
 class IssuanceError(CredkitError):
     """An award cannot be issued or delivered (bad learner id, unwritable wallet, …)."""
@@ -69,13 +66,17 @@ class Issued:
 class IssueResult:
     issued: list[Issued] = field(default_factory=list)
     already_issued: int = 0
+    # (learner, one-line reason): recorded in the ledger but not delivered; the next run re-delivers.
+    undelivered: list[tuple[str, str]] = field(default_factory=list)
 
 
 def wallet_file(wallet_root: Path, learner: str, credential_id: str) -> Path:
-    """``<wallet_root>/<learner>/<uuid>.json``; refuses learner ids that are not plain names."""
-    if not _SAFE_LEARNER.match(learner) or learner in (".", ".."):
-        raise IssuanceError(f"learner id {learner!r} cannot name a wallet folder")
-    return wallet_root / learner / f"{credential_id.removeprefix('urn:uuid:')}.json"
+    """``<wallet_root>/<learner's folder>/<uuid>.json``, the folder named by :mod:`kit.wallet_folders`."""
+    try:
+        folder = wallet_folder(wallet_root, learner)
+    except ValueError as exc:
+        raise IssuanceError(f"learner id {learner!r}: {exc}") from None
+    return folder / f"{credential_id.removeprefix('urn:uuid:')}.json"
 
 
 def _batches(items: Iterable[AwardRequest], size: int) -> Iterator[list[AwardRequest]]:
@@ -131,7 +132,13 @@ class CredentialIssuer:
             self.ledger.record(records)
             fault_point("after-commit")
             for record in records:
-                path = self.deliver(record)
+                # One learner's unwritable wallet must not stop the others' delivery: the
+                # credential is in the ledger, so the next run's redeliver_missing retries it.
+                try:
+                    path = self.deliver(record)
+                except IssuanceError as exc:
+                    result.undelivered.append((record.learner, exc.diagnostics()))
+                    path = wallet_file(self.wallet_root, record.learner, record.id)
                 result.issued.append(Issued(record.id, record.learner, record.achievement_id, record.name, path))
             if progress is not None:
                 progress(len(batch))
@@ -176,20 +183,30 @@ class CredentialIssuer:
         """Write the credential into the learner's wallet (atomically; unchanged files are left)."""
         path = wallet_file(self.wallet_root, record.learner, record.id)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            _make_wallet_folder(path.parent, record.learner)
             if not (path.exists() and path.read_text(encoding="utf-8") == record.document):
                 write_atomic(path, record.document)
         except OSError as exc:
             raise IssuanceError(f"{path}: cannot deliver ({exc.strerror or exc.__class__.__name__})") from None
         return path
 
-    def redeliver_missing(self, *, course: str | None = None) -> int:
-        """Deliver every recorded credential whose wallet file is missing (after a crash); count them."""
+    def redeliver_missing(self, *, course: str | None = None, failures: list[tuple[str, str]] | None = None) -> int:
+        """Deliver every recorded credential whose wallet file is missing (after a crash); count them.
+
+        A learner whose wallet cannot be written is added to ``failures`` (learner, reason) and
+        skipped, so the others are still delivered; without ``failures`` the first one raises.
+        """
         count = 0
         for record in self.ledger.credentials(course=course):
             path = wallet_file(self.wallet_root, record.learner, record.id)
             if not path.exists():
-                self.deliver(record)
+                try:
+                    self.deliver(record)
+                except IssuanceError as exc:
+                    if failures is None:
+                        raise
+                    failures.append((record.learner, exc.diagnostics()))
+                    continue
                 count += 1
             _remove_stale_temp_files(path.parent)
         return count
@@ -224,11 +241,15 @@ class StatusPublisher:
         # Local wallets get a copy of every list under <wallet>/status/, so a learner's server and
         # an employer handed the wallet can check revocation offline.
         self.wallet_root = Path(wallet_root) if wallet_root is not None else None
+        self.undelivered: list[tuple[str, str]] = []  # wallets whose copy of a list could not be written
 
     def publish(self, *, now: datetime | None = None) -> list[Path]:
         """Sign every status list from the ledger's states and write it to the status folder."""
         now = now or datetime.now(timezone.utc)
-        self.status_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.status_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise IssuanceError(f"{self.status_dir}: cannot create the status folder ({exc.strerror or exc.__class__.__name__})") from None
         written = []
         for url, purpose, size in self.ledger.status_lists():
             bits = StatusList.new(size)
@@ -239,13 +260,25 @@ class StatusPublisher:
             )
             document = sign(unsigned, self.key, cryptosuite=self.cryptosuite, verification_method=verification_method_id(self.issuer_did, self.key))
             name, text = f"{url.rsplit('/', 1)[1]}.json", json.dumps(document, indent=2) + "\n"
-            write_atomic(self.status_dir / name, text)
+            try:
+                write_atomic(self.status_dir / name, text)
+            except OSError as exc:
+                raise IssuanceError(
+                    f"{self.status_dir / name}: cannot publish the status list ({exc.strerror or exc.__class__.__name__}); "
+                    "the ledger is up to date, so the next credkit issue publishes it"
+                ) from None
             written.append(self.status_dir / name)
             if self.wallet_root is not None:
                 for learner in self.ledger.learners_on_list(url):
                     folder = wallet_file(self.wallet_root, learner, "x").parent / "status"
-                    folder.mkdir(parents=True, exist_ok=True)
-                    write_atomic(folder / name, text)
+                    try:
+                        _make_wallet_folder(folder.parent, learner)
+                        folder.mkdir(exist_ok=True)
+                        write_atomic(folder / name, text)
+                    except OSError as exc:
+                        # A wallet's copy is a convenience: one unwritable wallet must not stop
+                        # the others (the published list in the status folder is what counts).
+                        self.undelivered.append((learner, f"{folder / name}: cannot write ({exc.strerror or exc.__class__.__name__})"))
         return written
 
     def notices(self, list_url: str) -> dict[str, Any]:
@@ -263,6 +296,11 @@ class StatusPublisher:
     def change_state(self, credential_id: str, action: str, reason: str) -> IssuedRecord:
         """Revoke, suspend or unsuspend a credential, then republish the status lists."""
         current = self.ledger.get(credential_id)
+        if (action, current.state) in (("revoke", "revoked"), ("suspend", "suspended")):
+            # Already recorded (an earlier try may have failed to publish): publish again, so the
+            # change is retryable and never stuck in the ledger only.
+            self.publish()
+            return current
         if current.state == "revoked":
             raise IssuanceError(f"credential {credential_id} is revoked; revocation is final")
         entry = json.loads(current.document).get("credentialStatus", {})
@@ -301,6 +339,13 @@ def _unique(requests: list[AwardRequest]) -> list[AwardRequest]:
     for request in requests:
         seen.setdefault(request.award_key, request)
     return list(seen.values())
+
+
+def _make_wallet_folder(folder: Path, learner: str) -> None:
+    """Create a learner's wallet folder; a hashed name also records the id, so the name decodes."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if folder.name.startswith("~~") and not (folder / LEARNER_ID_FILE).exists():
+        write_atomic(folder / LEARNER_ID_FILE, learner)
 
 
 def _remove_stale_temp_files(folder: Path) -> None:

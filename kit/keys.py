@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ import nacl.secret
 import nacl.signing
 import nacl.utils
 
-from kit.errors import KeyLoadError, VerificationError
+from kit.errors import CredkitError, KeyLoadError, VerificationError
 from kit.fileio import write_atomic
 
 __all__ = [
@@ -222,24 +223,44 @@ def _open(envelope: Any, passphrase: bytes, source: str) -> bytes:
 def load_key(path: str | os.PathLike[str], *, passphrase: bytes | None = None) -> IssuerKey:
     """Read a key file; raises KeyLoadError with the file's name for anything wrong with it."""
     source = str(path)
+    from kit.limits import parse_json
+
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        data = Path(path).read_bytes()
     except FileNotFoundError:
         raise KeyLoadError(f"{source}: no such key file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise KeyLoadError(f"{source}: cannot read key file ({exc.__class__.__name__})") from None
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise KeyLoadError(f"{source}: not valid JSON (line {exc.lineno}: {exc.msg}); truncated?") from None
+    except OSError as exc:
+        raise KeyLoadError(f"{source}: cannot read key file ({exc.strerror or exc.__class__.__name__})") from None
+    doc = parse_json(data, source=source, error=KeyLoadError, max_bytes=64 * 1024)
+    if isinstance(doc, dict) and SECRET_FIELDS & doc.keys():
+        check_private(path)
     return IssuerKey.from_multikey(doc, passphrase=passphrase, source=source)
+
+
+# A key file holding any of these is a secret key file (the encrypted one too, as ssh treats it).
+SECRET_FIELDS = frozenset({"secretKeyMultibase", "privateKeyMultibase", "secretKeyEncrypted"})
+
+
+def check_private(path: str | os.PathLike[str]) -> None:
+    """Refuse a secret key file that group or others may read or write (like ssh), naming the chmod."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        raise KeyLoadError(f"{path}: cannot read key file ({exc.__class__.__name__})") from None
+    if mode & 0o077:
+        raise KeyLoadError(
+            f"{path}: the secret key is accessible by others (mode {mode & 0o777:04o}); "
+            f"refusing to use it: run chmod 600 {shlex.quote(str(path))}"
+        )
 
 
 def key_file_is_encrypted(path: str | os.PathLike[str]) -> bool:
     """Whether the key file seals its secret (so a passphrase must be asked for)."""
+    from kit.limits import parse_json
+
     try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        doc = parse_json(Path(path).read_bytes(), source=str(path), max_bytes=64 * 1024)
+    except (OSError, CredkitError):
         return False
     return isinstance(doc, dict) and "secretKeyEncrypted" in doc
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from kit.credentials import format_datetime, parse_datetime
-from kit.errors import VerificationError
+from kit.errors import CredkitError, VerificationError
 from kit.fileio import write_atomic
 
 __all__ = ["Sources", "SourceUnavailable", "Fetched", "default_cache_dir", "CACHE_ENV", "DEFAULT_TTL"]
@@ -135,11 +135,13 @@ class Sources:
         if path is None or not path.is_file():
             return None
         try:
-            entry = json.loads(path.read_text(encoding="utf-8"))
+            from kit.limits import parse_json
+
+            entry = parse_json(path.read_bytes(), source=str(path))
             if entry.get("key") != key:
                 return None
             return entry["document"], parse_datetime(entry["fetched"])
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, CredkitError):
             return None  # a damaged cache entry is as good as none
 
     def _store(self, key: str, document: Any, now: datetime) -> None:
@@ -189,7 +191,6 @@ class Sources:
             raise SourceUnavailable(f"cannot reach {url}: {exc.__class__.__name__}: {exc}") from None
         if len(data) > MAX_DOCUMENT_BYTES:
             raise SourceUnavailable(f"{url} is larger than {MAX_DOCUMENT_BYTES // 2**20} MiB")
-        try:
-            return json.loads(data)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise SourceUnavailable(f"{url} did not return JSON") from None
+        from kit.limits import parse_json
+
+        return parse_json(data, source=url, error=SourceUnavailable, max_bytes=MAX_DOCUMENT_BYTES)

@@ -22,6 +22,11 @@ from kit.errors import VerificationError
 from kit.sources import Sources, SourceUnavailable
 from kit.verify import STATUS_CHECKERS, StatusOutcome
 
+import contextvars
+
+_STATUS_DEPTH: contextvars.ContextVar[int] = contextvars.ContextVar("credkit_status_depth", default=0)
+MAX_STATUS_CHAIN = 2
+
 __all__ = [
     "MIN_ENTRIES", "PURPOSES", "StatusList", "status_entry", "status_list_credential", "check_status_entry",
     "notices_url", "DEFAULT_LIST_TTL", "DEFAULT_LIST_VALIDITY",
@@ -181,7 +186,16 @@ def check_status_entry(credential: Credential, entry: dict[str, Any], sources: S
     if not isinstance(url, str) or not url:
         raise VerificationError("statusListCredential is missing", check="status")
     fetched = sources.status_list(url, now)
-    report = verify_credential(fetched.document, source=url, sources=sources, now=now)
+    # A status list may itself sit on a list, but a chain (or a list naming itself) must end:
+    # verifying it recurses, and a hostile list would otherwise recurse until the stack runs out.
+    depth = _STATUS_DEPTH.get()
+    if depth >= MAX_STATUS_CHAIN:
+        raise VerificationError(f"status list {url}: status lists refer to each other more than {MAX_STATUS_CHAIN} deep (a loop?)", check="status")
+    token = _STATUS_DEPTH.set(depth + 1)
+    try:
+        report = verify_credential(fetched.document, source=url, sources=sources, now=now)
+    finally:
+        _STATUS_DEPTH.reset(token)
     unchecked = report.first_unchecked
     if report.first_failure is None and unchecked is not None and unchecked.name != "status":
         raise SourceUnavailable(f"status list {url}: {unchecked.name}: {unchecked.message}", check="status")

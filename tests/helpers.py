@@ -67,3 +67,13 @@ def sample_award(**overrides: object) -> "Award":
 
 
 SAMPLE_ISSUER_ARGS = dict(name="Example University", url="https://credkit.example.edu", email="badges@credkit.example.edu")
+
+
+def private_copy(key_file: Path, folder: Path) -> Path:
+    """A copy of a checked-in key file (mode 0644 in git) with mode 0600, as credkit requires of a secret key."""
+    import shutil
+
+    target = folder / f"private-{key_file.name}"
+    shutil.copyfile(key_file, target)
+    os.chmod(target, 0o600)
+    return target

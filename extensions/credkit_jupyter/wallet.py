@@ -22,6 +22,7 @@ from kit.baking import bake_png, bake_svg, image_kind
 from kit.credentials import identity_hash
 from kit.errors import CredkitError, InvalidCredential
 from kit.exchange import CREDENTIALS_DROP_ID, credential_drop_name, drop_folder, status_folder
+from kit.limits import parse_json
 
 __all__ = [
     "CREDENTIALS_DROP_ID",
@@ -95,11 +96,11 @@ class Wallet:
 
     def load(self, credential_id: str) -> dict[str, Any]:
         """The credential document; raises NotYourCredential when issued to another learner."""
-        text = self.read_text(credential_id)
         try:
-            document = json.loads(text)
-        except ValueError as exc:
-            raise InvalidCredential(f"credential {credential_id} is not JSON: {exc}") from exc
+            data = self.path_of(credential_id).read_bytes()
+        except OSError as exc:
+            raise InvalidCredential(f"credential {credential_id}: cannot read ({exc.strerror or exc.__class__.__name__})") from None
+        document = parse_json(data, source=f"credential {credential_id}", error=InvalidCredential)
         if not isinstance(document, dict):
             raise InvalidCredential(f"credential {credential_id} is not a JSON object")
         if not self.belongs_to_learner(document):
@@ -141,9 +142,9 @@ class Wallet:
         if folder.is_dir():
             for path in sorted(folder.glob("*.json")):
                 try:
-                    document = json.loads(path.read_text(encoding="utf-8"))
-                except (OSError, ValueError):
-                    continue
+                    document = parse_json(path.read_bytes(), source=str(path))
+                except (OSError, CredkitError):
+                    continue  # an unreadable list is as good as none: the status shows as not checked
                 if isinstance(document, dict) and isinstance(document.get("id"), str):
                     lists[document["id"]] = document
         return lists
@@ -290,8 +291,8 @@ class Wallet:
                     if not is_credential_id(source.stem) or (self.root / source.name).exists():
                         continue
                     try:
-                        document = json.loads(source.read_text(encoding="utf-8"))
-                    except (OSError, ValueError):
+                        document = parse_json(source.read_bytes(), source=str(source))
+                    except (OSError, CredkitError):
                         continue
                     if not isinstance(document, dict) or not self.belongs_to_learner(document):
                         continue

@@ -65,7 +65,7 @@ def test_genuine_credential_verifies_with_nothing_but_the_file(course: Course, s
 
 def test_revoked_credential_fails_with_its_date_and_reason(course: Course, site: Site, tmp_path: Path) -> None:
     target = course.credentials[0]["id"]
-    revoked = run_credkit("revoke", target, "--reason", "plagiarism confirmed", "--course", str(course.root))
+    revoked = run_credkit("revoke", target, "--reason", "plagiarism confirmed", "--course", str(course.root), "--yes")
     assert revoked.returncode == 0, revoked.stderr
     assert "republish" in revoked.stdout and "credkit publish" in revoked.stdout
     # before republishing, the site still says valid; after it, revoked

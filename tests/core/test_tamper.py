@@ -159,6 +159,7 @@ def test_property_outside_the_contexts_is_refused_when_issuing(key: IssuerKey, c
     with pytest.raises(SigningError, match="relative IRI"):
         sign(relative, key, cryptosuite=cryptosuite)
     (tmp_path / "k.json").write_text(json.dumps(key.to_multikey()))
+    (tmp_path / "k.json").chmod(0o600)  # a secret key others can read is refused before anything else
     (tmp_path / "bad.json").write_text(json.dumps(top))
     # the CLI refuses eddsa-jcs-2022 for an Open Badge before looking further (tests/core/test_suites_and_proof_sets.py)
     reason = "gpa" if cryptosuite == "eddsa-rdfc-2022" else "eddsa-rdfc-2022 only"

@@ -12,7 +12,7 @@ from kit.credentials import identity_hash
 from kit.keys import IssuerKey
 from kit.proofs import proof_stages, sign, verify_proof
 from tests.conftest import DATA
-from tests.helpers import run_credkit
+from tests.helpers import private_copy, run_credkit
 
 W3C = DATA / "vectors" / "vc-di-eddsa"
 OB = DATA / "vectors" / "ob-v3p0-impl-guide"
@@ -60,7 +60,7 @@ def test_w3c_vector_through_the_cli(suite: str, tmp_path: Path) -> None:
     tag, signed_name = SUITES[suite]
     created = json.loads(_text(W3C / suite / f"proofConfig{tag}.json"))["created"]
     result = run_credkit(
-        "sign", str(W3C / "unsigned.json"), "--key", str(W3C / "keyPair.json"), "--cryptosuite", suite, "--created", created
+        "sign", str(W3C / "unsigned.json"), "--key", str(private_copy(W3C / "keyPair.json", tmp_path)), "--cryptosuite", suite, "--created", created
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == json.loads(_text(W3C / suite / signed_name))
@@ -80,6 +80,7 @@ def _ob_key(tmp_path: Path) -> tuple[IssuerKey, Path]:
     assert key.public_key_multibase == expected["publicKeyMultibase"]
     key_file = tmp_path / "ob-key.json"
     key_file.write_text(json.dumps(key.to_multikey()))
+    key_file.chmod(0o600)  # credkit refuses a secret key others can read
     return key, key_file
 
 
