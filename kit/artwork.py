@@ -1,22 +1,25 @@
 """Badge artwork: a clean, legible badge for any credential, drawn from its name, skills and a colour.
 
 The same design comes as SVG (:func:`badge_svg`, the artwork shipped with a track and shown in the
-Credentials panel) and PNG (:func:`badge_png`, drawn with Pillow, for baking into a PNG badge):
+Credentials panel) and PNG (:func:`badge_png`, that SVG rendered with resvg, for baking into a PNG badge):
 a hexagonal medal in the credential's colour, the credential's initials, a ribbon with its name,
 and its skills underneath. Output is deterministic: the same inputs give the same bytes.
 """
 
 from __future__ import annotations
 
+import bisect
+import functools
 import hashlib
-import io
 import math
 import re
+import subprocess
 from collections.abc import Sequence
 from typing import Any
 from xml.sax.saxutils import escape
 
-__all__ = ["PALETTE", "badge_png", "badge_svg", "colour_for", "credential_artwork_inputs"]
+__all__ = ["PALETTE", "badge_png", "badge_svg", "colour_for", "credential_artwork_inputs", "renders_alone", "svg_to_png",
+           "undrawable"]
 
 # Accessible mid-tone colours: white text on each has a contrast ratio of at least 4.5:1.
 PALETTE = ("#1f6feb", "#8250df", "#bf3989", "#0a7d5a", "#b35900", "#cf222e", "#116f8c", "#5a4fcf")
@@ -147,79 +150,67 @@ def badge_svg(name: str, skills: Sequence[str], colour: str | None = None, *, is
 
 
 def badge_png(name: str, skills: Sequence[str], colour: str | None = None, *, issuer: str | None = None) -> bytes:
-    """The same badge as :func:`badge_svg`, drawn as a 512×512 PNG with Pillow."""
-    from PIL import Image, ImageDraw, ImageFont  # only baking a PNG needs Pillow
+    """The same badge as :func:`badge_svg`, rendered as a 512×512 PNG: the SVG artwork itself, so
+    the two never differ (see :func:`svg_to_png`)."""
+    return svg_to_png(badge_svg(name, skills, colour, issuer=issuer))
 
-    colour = _check_colour(colour or colour_for(name))
-    light, dark, darker = _shade(colour, 1.25), _shade(colour, 0.72), _shade(colour, 0.5)
-    lay = _layout(name, skills)
 
-    def rgb(c: str) -> tuple[int, int, int]:
-        return (int(c[1:3], 16), int(c[3:5], 16), int(c[5:7], 16))
+def svg_to_png(svg: str) -> bytes:
+    """Render SVG artwork as a PNG, 512 pixels wide, with resvg (the library made for rendering
+    static SVG: no scripts, no network) and the installed fonts, falling back from font to font so
+    that any script the fonts cover is drawn (Latin, Arabic, CJK: see tools/system-packages.sh).
+    Raises ValueError for SVG it cannot render. Deterministic: the same SVG gives the same bytes."""
+    import resvg_py  # only rendering a PNG needs it
 
-    scale = 2  # draw at twice the size, then downsample: smooth edges without antialiasing support
-    big = SIZE * scale
-    img = Image.new("RGBA", (big, big), (0, 0, 0, 0))
-    draw = ImageDraw.Draw(img)
+    return bytes(resvg_py.svg_to_bytes(svg_string=svg, width=SIZE, font_family="DejaVu Sans",
+                                       sans_serif_family="DejaVu Sans"))
 
-    def pts(radius: float) -> list[tuple[float, float]]:
-        return [(x * scale, y * scale) for x, y in _hexagon(radius)]
 
-    draw.polygon(pts(_HEX_RADIUS), fill=rgb(darker))
-    # vertical gradient clipped to the inner hexagon
-    gradient = Image.new("RGBA", (big, big))
-    top, bottom = rgb(light), rgb(dark)
-    gdraw = ImageDraw.Draw(gradient)
-    for y in range(big):
-        t = y / (big - 1)
-        gdraw.line([(0, y), (big, y)], fill=tuple(round(a + (b - a) * t) for a, b in zip(top, bottom, strict=True)))
-    mask = Image.new("L", (big, big), 0)
-    ImageDraw.Draw(mask).polygon(pts(_HEX_RADIUS - 18), fill=255)
-    img.paste(gradient, (0, 0), mask)
-    draw.polygon(pts(_HEX_RADIUS - 18), outline=(255, 255, 255, 140), width=4 * scale)
+def renders_alone(svg: str) -> bool:
+    """True when SVG artwork refers to nothing outside itself (no external image or file), so it
+    can be rendered as it is."""
+    return re.search(r"""href\s*=\s*["'](?!#|data:)""", svg) is None
 
-    overlay = Image.new("RGBA", (big, big), (0, 0, 0, 0))
-    odraw = ImageDraw.Draw(overlay)
-    cx, cy, r = 256 * scale, 192 * scale, 72 * scale
-    odraw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=(255, 255, 255, 41), outline=(255, 255, 255, 179), width=3 * scale)
-    img = Image.alpha_composite(img, overlay)
-    draw = ImageDraw.Draw(img)
 
-    def font(size: int) -> Any:
-        return ImageFont.load_default(size=size * scale)
+@functools.lru_cache(maxsize=1)
+def _font_coverage() -> tuple[tuple[int, int], ...]:
+    """The code point ranges some installed font draws (fontconfig's charsets), merged."""
+    try:
+        out = subprocess.run(["fc-list", "--format", "%{charset}\n"], capture_output=True, text=True,
+                             timeout=30, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ()
+    ranges = []
+    for item in out.split():
+        low, _, high = item.partition("-")
+        try:
+            ranges.append((int(low, 16), int(high or low, 16)))
+        except ValueError:
+            continue
+    merged: list[tuple[int, int]] = []
+    for low, high in sorted(ranges):
+        if merged and low <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], high))
+        else:
+            merged.append((low, high))
+    return tuple(merged)
 
-    def centred(text: str, baseline: float, size: int, fill: tuple[int, ...] = (255, 255, 255, 255)) -> None:
-        draw.text((256 * scale, baseline * scale), text, font=font(size), fill=fill, anchor="ms")
 
-    centred(lay["initials"], 223, 84)
-    if issuer:
-        centred(_wrap(issuer, 22, 1)[0], 94, 16, (255, 255, 255, 217))
-    ribbon_h = 54 if len(lay["title_lines"]) == 1 else 84
-    ribbon_y = 280
-    tail = rgb(_shade(colour, 0.35))
-    for left, edge, notch in ((True, 14, 30), (False, 498, 482)):
-        inner_x = 48 if left else 464
-        poly = [
-            (edge, ribbon_y + 10),
-            (inner_x, ribbon_y),
-            (inner_x, ribbon_y + ribbon_h),
-            (edge, ribbon_y + ribbon_h + 10),
-            (notch, ribbon_y + ribbon_h / 2 + 5),
-        ]
-        draw.polygon([(x * scale, y * scale) for x, y in poly], fill=tail)
-    draw.rounded_rectangle(
-        [40 * scale, ribbon_y * scale, 472 * scale, (ribbon_y + ribbon_h) * scale], radius=6 * scale, fill=rgb(darker)
-    )
-    size = lay["title_size"]
-    first = ribbon_y + (ribbon_h - size * 1.15 * len(lay["title_lines"])) / 2 + size * 0.92
-    for i, line in enumerate(lay["title_lines"]):
-        centred(line, first + i * size * 1.15, size)
-    for i, line in enumerate(lay["skill_lines"]):
-        centred(line, ribbon_y + ribbon_h + 28 + 22 * i, 17, (255, 255, 255, 235))
-
-    out = io.BytesIO()
-    img.resize((SIZE, SIZE), Image.Resampling.LANCZOS).save(out, format="PNG", optimize=False)
-    return out.getvalue()
+def undrawable(*texts: str | None) -> str:
+    """The characters of ``texts`` that no installed font draws (they would be left blank), in
+    order of first appearance; "" when fontconfig cannot be asked."""
+    coverage = _font_coverage()
+    if not coverage:
+        return ""
+    starts = [low for low, _ in coverage]
+    missing: dict[str, None] = {}
+    for ch in "".join(t for t in texts if t):
+        if ch.isspace() or ch in missing:
+            continue
+        i = bisect.bisect_right(starts, ord(ch)) - 1
+        if i < 0 or ord(ch) > coverage[i][1]:
+            missing[ch] = None
+    return "".join(missing)
 
 
 def credential_artwork_inputs(document: dict[str, Any]) -> tuple[str, list[str], str, str | None]:

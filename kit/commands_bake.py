@@ -46,6 +46,7 @@ def bake(credential: Path, image: Path | None, out: Path) -> None:
         name, skills, colour, issuer = credential_artwork_inputs(document)
         if out.suffix.lower() == ".png":
             source = badge_png(name, skills, colour, issuer=issuer)
+            _warn_undrawable(out, name, *skills, issuer)
         elif out.suffix.lower() == ".svg":
             source = badge_svg(name, skills, colour, issuer=issuer).encode("utf-8")
         else:
@@ -75,9 +76,20 @@ def artwork(name: str, skills: tuple[str, ...], colour: str | None, achievement_
             data = badge_svg(name, list(skills), chosen, issuer=issuer).encode("utf-8")
         elif out.suffix.lower() == ".png":
             data = badge_png(name, list(skills), chosen, issuer=issuer)
+            _warn_undrawable(out, name, *skills, issuer)
         else:
             raise click.UsageError("OUT must end in .svg or .png")
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--colour") from None
     _write_atomically(out, data)
     click.echo(f"credkit: drew {out}", err=True)
+
+
+def _warn_undrawable(out: Path, *texts: str | None) -> None:
+    """Say which characters of the badge's text no installed font draws (left blank in the PNG)."""
+    from kit.artwork import undrawable
+
+    missing = undrawable(*texts)
+    if missing:
+        click.echo(f"credkit: warning: {out}: no installed font draws {' '.join(repr(c) for c in missing)}: "
+                   "they are left blank (install a font that covers them, e.g. Debian's fonts-noto-core)", err=True)

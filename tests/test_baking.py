@@ -139,7 +139,7 @@ def test_unbake_refuses_what_is_not_a_badge(data: bytes, message: str) -> None:
 
 
 def test_bake_refuses_non_json_and_dispatches_by_content(png: bytes) -> None:
-    with pytest.raises(InvalidCredential, match="not JSON"):
+    with pytest.raises(InvalidCredential, match="not valid JSON"):
         bake(png, "eyJhbGciOi.not-json")
     assert bake(png, CREDENTIAL).startswith(b"\x89PNG")
     assert b"<openbadges:credential>" in bake(badge_svg("X", []).encode(), CREDENTIAL)

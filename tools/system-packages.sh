@@ -13,6 +13,9 @@ done <<'LIST'
 /usr/sbin/runuser util-linux
 /usr/sbin/useradd passwd
 /usr/lib/*/libseccomp.so.2 libseccomp2
+/usr/bin/fc-list fontconfig
+/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf fonts-dejavu-core
+/usr/share/fonts/truetype/wqy/wqy-microhei.ttc fonts-wqy-microhei
 LIST
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then

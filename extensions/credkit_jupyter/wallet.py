@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from kit.artwork import badge_png, badge_svg, credential_artwork_inputs
+from kit.artwork import badge_png, badge_svg, credential_artwork_inputs, renders_alone, svg_to_png
 from kit.baking import bake_png, bake_svg, image_kind
 from kit.credentials import identity_hash
 from kit.errors import CredkitError, InvalidCredential
@@ -250,6 +250,9 @@ class Wallet:
                 data = base64.b64decode(uri.split(",", 1)[1], validate=True)
                 if image_kind(data) == kind:
                     return data
+                # Its SVG artwork as a PNG, so that the download shows what the panel shows.
+                if kind == "png" and image_kind(data) == "svg" and renders_alone(data.decode("utf-8")):
+                    return svg_to_png(data.decode("utf-8"))
             except (ValueError, InvalidCredential):
                 pass
         name, skills, colour, issuer = credential_artwork_inputs(document)
