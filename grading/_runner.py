@@ -316,7 +316,11 @@ def fork_kernel(extra_arguments: list[str], *, keep: tuple[int, ...] = (),
             sys.argv = [kernelapp.__file__, *argv]
             app = kernelapp.IPKernelApp.instance(**({"user_ns": namespace} if namespace is not None else {}))
             app.initialize(argv)
-            if namespace is not None:
+            if namespace is None:
+                # The learner's kernel imports the learner's own modules from its working copy, as a
+                # kernel started with `python -m ipykernel_launcher` there does (its cwd first).
+                sys.path.insert(0, os.getcwd())
+            else:
                 app.shell.events.register("pre_run_cell", lambda *_: namespace.begin_cell())
                 # Test code imports only what is installed and what the instructor released, never a
                 # module that learner code wrote beside the released files.

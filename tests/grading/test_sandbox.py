@@ -247,3 +247,10 @@ def test_syscalls_learner_code_never_needs_are_refused(sandbox: Sandbox, tmp_pat
     inside = json.loads(_stdout(sandbox.execute(Job(_notebook(SYSCALL_PROBES), {}), Limits(cell_timeout=20))))
     assert inside.pop("clone3") == "ENOSYS"
     assert set(inside.values()) == {"EPERM"}, inside
+
+
+def test_learner_code_imports_its_own_modules(sandbox: Sandbox) -> None:
+    """A submission's own helper module imports in the learner's kernel, as under stock nbgrader."""
+    text = sandbox.execute(Job(_notebook("import helper\nprint(helper.ANSWER)"), {"helper.py": b"ANSWER = 42\n"}),
+                           Limits(cell_timeout=20))
+    assert _stdout(text) == "42\n"
