@@ -59,6 +59,8 @@ __all__ = [
 
 log = logging.getLogger("credkit.grading")
 
+NOTEBOOK_BYTES = 32 * 1024**2  # default c.SandboxedExecute.notebook_bytes
+
 UNSAFE_WARNING = (
     "UNSAFE: --unsafe-no-sandbox: learner code runs WITHOUT the sandbox, as the grader's user; it can "
     "read solutions and other submissions and rewrite the gradebook. Grades made now are recorded as "
@@ -344,6 +346,10 @@ class SandboxedExecute(NbGraderPreprocessor):
     file_bytes = Integer(64 * 1024**2, help="Largest file the learner's code may write (RLIMIT_FSIZE), bytes.").tag(config=True)
     disk_bytes = Integer(256 * 1024**2, help="Size of the private working copy and of /tmp (tmpfs), bytes.").tag(config=True)
     output_bytes = Integer(4 * 1024**2, help="Output kept per notebook while it runs; the rest is dropped.").tag(config=True)
+    notebook_bytes = Integer(NOTEBOOK_BYTES, help=(
+        "Largest submitted notebook file, bytes. Checked before the grader reads it: a larger one fails "
+        "that submission as too large (parsing a notebook takes many times its size in memory)."
+    )).tag(config=True)
     extra_arguments = List(Unicode(), [], help="Extra arguments for the kernel.").tag(config=True)
     preload = List(Unicode(), [], help=(
         "Modules imported once by the sandbox's fork server, so that every execution starts with "

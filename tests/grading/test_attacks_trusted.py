@@ -10,13 +10,68 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import time
 from pathlib import Path
 
 import nbformat
-from grading_course import ASSIGNMENT, CANARY_HIDDEN, HONEST, NOTEBOOK, run_credkit, run_nbgrader, submit
+from grading_course import (
+    ASSIGNMENT, CANARY_HIDDEN, HONEST, NOTEBOOK, POINTS, VENV_BIN, grader_env, run_credkit, run_nbgrader, submit,
+    total_scores,
+)
+from nbformat.v4 import new_markdown_cell
 
 from grading.feedback import FEEDBACK_PREPROCESSORS, hide_hidden_regions
+
+MiB = 1024**2
+
+
+def _peak_rss(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[subprocess.CompletedProcess[str], int]:
+    """Run ``args``; its result and the peak resident memory (bytes) of it or any process it waited for."""
+    proc = subprocess.run(["/usr/bin/time", "-f", "PEAK-RSS-KB %M", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
+    peak = re.findall(r"PEAK-RSS-KB (\d+)", proc.stderr)
+    assert peak, proc.stderr
+    return proc, int(peak[-1]) * 1024
+
+
+def _submit_big_markdown(course: Path, student: str, size: int) -> Path:
+    dest = submit(course, student, HONEST)
+    nb = nbformat.read(dest / f"{NOTEBOOK}.ipynb", as_version=4)
+    nb.cells.insert(1, new_markdown_cell("A" * size))
+    nbformat.write(nb, dest / f"{NOTEBOOK}.ipynb")
+    return dest
+
+
+def test_a_notebook_too_large_to_parse_fails_alone_before_it_is_read(course: Path, stock_course: Path) -> None:
+    payload = 24 * MiB
+    # --- stock nbgrader parses and rewrites whatever it is given: memory grows with the payload
+    submit(stock_course, "alice", HONEST)
+    _submit_big_markdown(stock_course, "bloater", payload)
+    stock, stock_peak = _peak_rss([str(VENV_BIN / "nbgrader"), "autograde", ASSIGNMENT], stock_course,
+                                  grader_env(stock_course))
+    assert stock.returncode == 0, stock.stderr
+    assert (stock_course / "autograded" / "bloater" / ASSIGNMENT / f"{NOTEBOOK}.ipynb").stat().st_size > payload
+    assert stock_peak > 4 * payload, stock_peak
+
+    # --- credkit grade: the too-large notebook is refused by its size, unread; the others grade
+    (course / "nbgrader_config.py").write_text(
+        (course / "nbgrader_config.py").read_text() + f"c.SandboxedExecute.notebook_bytes = {4 * MiB}\n")
+    submit(course, "alice", HONEST)
+    _submit_big_markdown(course, "bloater", payload)
+    submit(course, "zed", HONEST)
+    ours, our_peak = _peak_rss([str(VENV_BIN / "credkit"), "grade", ASSIGNMENT, "--course-dir", str(course)],
+                               course.parent, grader_env(course))
+    assert ours.returncode == 2, ours.stderr  # some submissions failed
+    lines = [ln for ln in ours.stdout.splitlines() if "bloater" in ln]
+    assert len(lines) == 1, ours.stdout
+    assert "too large" in lines[0] and f"{NOTEBOOK}.ipynb" in lines[0] and "notebook_bytes" in lines[0], lines
+    assert "Traceback" not in ours.stdout + ours.stderr
+    assert not (course / "autograded" / "bloater" / ASSIGNMENT).exists()
+    assert total_scores(course, "alice") == total_scores(course, "zed") == sum(POINTS.values())
+    # nothing grew with the payload: the whole run stayed below what parsing it costs stock
+    assert our_peak < stock_peak - 3 * payload, (our_peak, stock_peak)
+
 
 # --- linear-time text processing of learner cells ---------------------------------------------------
 
