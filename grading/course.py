@@ -55,19 +55,31 @@ def record_release(course: Path, assessment: Assessment) -> None:
 _CONFIG_MARK = "# credkit: learners' feedback"
 
 
+_HTML_MARK = "# credkit: learner HTML"
+
+
 def ensure_feedback_config(course: Path) -> None:
-    """Make ``nbgrader generate_feedback`` add the skills section and hide hidden tests."""
+    """Make ``nbgrader generate_feedback`` add the skills section and hide hidden tests, and every
+    HTML view of a notebook (feedback, formgrader) sanitize learner HTML."""
     from .feedback import FEEDBACK_PREPROCESSORS
 
     config = course / "nbgrader_config.py"
     text = config.read_text(encoding="utf-8") if config.exists() else "c = get_config()  # noqa: F821\n"
-    if _CONFIG_MARK in text:
-        return
-    block = (
-        f"\n{_CONFIG_MARK} shows per-skill results and never hidden tests (added by credkit release).\n"
-        f"c.GenerateFeedback.preprocessors = {FEEDBACK_PREPROCESSORS!r}\n"
-    )
-    write_atomic(config, text.rstrip("\n") + "\n" + block)
+    block = ""
+    if _CONFIG_MARK not in text:
+        block += (
+            f"\n{_CONFIG_MARK} shows per-skill results and never hidden tests (added by credkit release).\n"
+            f"c.GenerateFeedback.preprocessors = {FEEDBACK_PREPROCESSORS!r}\n"
+        )
+    if _HTML_MARK not in text:
+        block += (
+            f"\n{_HTML_MARK} is sanitized in the feedback and the formgrader: no script of theirs runs "
+            "(added by credkit release).\n"
+            "from grading.safe_html import sanitize_notebook_html\n"
+            "sanitize_notebook_html(c)  # noqa: F821\n"
+        )
+    if block:
+        write_atomic(config, text.rstrip("\n") + "\n" + block)
 
 
 def released_ids(course: Path) -> list[str]:
