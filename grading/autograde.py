@@ -58,6 +58,7 @@ class SubmissionResult:
     status: str  # graded | failed | skipped
     reason: str = ""
     seconds: float = 0.0
+    left_out: tuple[str, ...] = ()  # the learner's files not copied into autograded/, each with why
 
 
 @dataclass
@@ -151,6 +152,7 @@ class CredkitAutograde(Autograde):
         # nbgrader's CourseDirectory calls self.fail() on a garbage timestamp.txt, a method it does
         # not have (an AttributeError traceback): make it the submission's one-line failure instead.
         self.coursedir.fail = _submission_problem  # type: ignore[attr-defined]
+        self._left_out: tuple[str, ...] = ()
         register_batch(self._batch_key, BatchContext(self.broker, self.coursedir, dict(self.exclude_overwriting)))
 
     # -- plumbing ----------------------------------------------------------------------------
@@ -233,6 +235,31 @@ class CredkitAutograde(Autograde):
         for nb_path in self.assignments[path]:
             self.exporter.forget(nb_path)
 
+    def init_assignment(self, assignment_id: str, student_id: str) -> None:
+        """nbgrader's, except the files: it would copy the submission following links, every source
+        file, and Python's start-up files. Here nbgrader copies none, and the files of
+        :func:`~grading.execute.autograded_files` are written instead (read without following links)."""
+        from .execute import autograded_files
+
+        ignore = list(self.coursedir.ignore)
+        self.coursedir.ignore = ["*", ".*"]  # nbgrader's copy loops then find no file at all
+        try:
+            super().init_assignment(assignment_id, student_id)
+        finally:
+            self.coursedir.ignore = ignore
+        files, left_out = autograded_files(
+            self.coursedir, assignment_id, student_id, disk_bytes=self._limits.disk_bytes,
+            exclude_overwriting=self.exclude_overwriting.get(assignment_id, []))
+        dest = self._dest(assignment_id, student_id)
+        for relative, data in sorted(files.items()):
+            path = os.path.join(dest, relative)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as fh:
+                fh.write(data)
+        self._left_out = tuple(str(item) for item in left_out)
+        for item in left_out:
+            self.log.warning("%s/%s: left out of autograded/: %s", student_id, assignment_id, item)
+
     @staticmethod
     def _fault(stage: str, student: str) -> None:
         if os.environ.get(FAULT_ENV) == f"{stage}:{student}":
@@ -288,6 +315,7 @@ class CredkitAutograde(Autograde):
                     continue
                 self._top_up(store, pending, index)
                 store.set_status(assignment, student, "grading")
+                self._left_out = ()
                 try:
                     self.run_pre_convert_hook()
                     self.init_assignment(assignment, student)
@@ -314,9 +342,11 @@ class CredkitAutograde(Autograde):
                     self.broker.drop_student(assignment, student)
                     self._forget_sanitized(path)
                     store.set_status(assignment, student, "failed", reason)
-                    self._report(SubmissionResult(assignment, student, "failed", reason, time.monotonic() - t0))
+                    self._report(SubmissionResult(assignment, student, "failed", reason, time.monotonic() - t0,
+                                                  self._left_out))
                     continue
-                self._report(SubmissionResult(assignment, student, "graded", "", time.monotonic() - t0))
+                self._report(SubmissionResult(assignment, student, "graded", "", time.monotonic() - t0,
+                                              self._left_out))
         finally:
             unregister_batch(self._batch_key)
             store.close()

@@ -65,29 +65,42 @@ _CONFIG_MARK = "# credkit: learners' feedback"
 CREATED_MARK = "# nbgrader course configuration, created by `credkit release`."
 
 
+_HTML_MARK = "# credkit: learner HTML"
+_FEEDBACK_LINE = "c.GenerateFeedback.preprocessors = "
+_HTML_LINES = "from grading.safe_html import sanitize_notebook_html\nsanitize_notebook_html(c)  # noqa: F821"
+
+
 def feedback_config_lines() -> str:
-    """The lines that make ``nbgrader generate_feedback`` show skills and hide hidden tests."""
+    """The lines that make ``nbgrader generate_feedback`` show skills and hide hidden tests, and
+    every HTML view of a notebook (feedback, formgrader) sanitize learner HTML."""
     from .feedback import FEEDBACK_PREPROCESSORS
 
-    return f"c.GenerateFeedback.preprocessors = {FEEDBACK_PREPROCESSORS!r}"
+    return f"{_FEEDBACK_LINE}{FEEDBACK_PREPROCESSORS!r}\n{_HTML_LINES}"
 
 
 def ensure_feedback_config(course: Path) -> bool:
-    """Make ``nbgrader generate_feedback`` add the skills section and hide hidden tests.
+    """Put :func:`feedback_config_lines` in the course's configuration.
 
     Only in an ``nbgrader_config.py`` that credkit created: an instructor's own file is never
-    rewritten. Returns False when the course's own file lacks the setting (the caller says so).
+    rewritten. Returns False when the course's own file lacks a setting (the caller says so).
     """
+    from .feedback import FEEDBACK_PREPROCESSORS
+
     config = course / "nbgrader_config.py"
     text = config.read_text(encoding="utf-8") if config.exists() else "c = get_config()  # noqa: F821\n"
-    if _CONFIG_MARK in text or feedback_config_lines() in text:
+    has_feedback = _CONFIG_MARK in text or f"{_FEEDBACK_LINE}{FEEDBACK_PREPROCESSORS!r}" in text
+    has_html = _HTML_MARK in text or "sanitize_notebook_html(c)" in text
+    if has_feedback and has_html:
         return True
     if config.exists() and not text.startswith(CREATED_MARK):
         return False
-    block = (
-        f"\n{_CONFIG_MARK} shows per-skill results and never hidden tests (added by credkit release).\n"
-        f"{feedback_config_lines()}\n"
-    )
+    block = ""
+    if not has_feedback:
+        block += (f"\n{_CONFIG_MARK} shows per-skill results and never hidden tests (added by credkit release).\n"
+                  f"{_FEEDBACK_LINE}{FEEDBACK_PREPROCESSORS!r}\n")
+    if not has_html:
+        block += (f"\n{_HTML_MARK} is sanitized in the feedback and the formgrader: no script of theirs runs "
+                  f"(added by credkit release).\n{_HTML_LINES}\n")
     write_atomic(config, text.rstrip("\n") + "\n" + block)
     return True
 

@@ -19,7 +19,6 @@ safely"); under stock nbgrader each notebook is executed synchronously.
 
 from __future__ import annotations
 
-import fnmatch
 import functools
 import logging
 import os
@@ -43,6 +42,7 @@ from .learner_state import learner_state_uses
 from .provenance import ProvenanceStore, provenance_path
 from .sandbox import (ExecutionFailed, Job, Limits, Sandbox, UnsafePair, WarmPool, _exchange, _kill, parse_reply,
                       reply_cap, runner_requests)
+from .submitted_files import LeftOut, is_listed, read_files, released_names, startup_reason
 
 __all__ = [
     "SandboxedExecute",
@@ -51,6 +51,7 @@ __all__ = [
     "DirectBroker",
     "UnsafeNoSandboxBroker",
     "job_files",
+    "autograded_files",
     "missing_test_cells",
     "build_job",
     "module_names",
@@ -58,6 +59,8 @@ __all__ = [
 ]
 
 log = logging.getLogger("credkit.grading")
+
+NOTEBOOK_BYTES = 32 * 1024**2  # default c.SandboxedExecute.notebook_bytes
 
 UNSAFE_WARNING = (
     "UNSAFE: --unsafe-no-sandbox: learner code runs WITHOUT the sandbox, as the grader's user; it can "
@@ -126,54 +129,51 @@ class UnsafeNoSandboxBroker:
         return Executed(parse_reply(out, pair.returncode), False, "unsafe-no-sandbox")
 
 
-def _ignored(name: str, patterns: list[str]) -> bool:
-    return any(fnmatch.fnmatch(name, p) for p in patterns)
-
-
-def _read_tree(root: Path, patterns: list[str], budget: list[int]) -> dict[str, bytes]:
-    """Regular files under ``root`` (relative path → bytes); never follows a symlink."""
-    files: dict[str, bytes] = {}
-    if not root.is_dir() or root.is_symlink():
-        return files
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames[:] = [d for d in dirnames if not _ignored(d, patterns) and not os.path.islink(os.path.join(dirpath, d))]
-        for name in filenames:
-            if _ignored(name, patterns) or name.endswith(".ipynb"):
-                continue
-            path = os.path.join(dirpath, name)
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-            try:
-                if not stat.S_ISREG(os.fstat(fd).st_mode):
-                    continue
-                with os.fdopen(fd, "rb", closefd=False) as fh:
-                    data = fh.read(budget[0] + 1)
-            finally:
-                os.close(fd)
-            budget[0] -= len(data)
-            if budget[0] < 0:
-                raise ExecutionFailed(f"the working copy is larger than the sandbox's disk ({root})")
-            files[os.path.relpath(path, root)] = data
-    return files
+def _gather(coursedir: CourseDirectory, assignment: str, student: str, exclude_overwriting: list[str],
+            disk_bytes: int) -> tuple[dict[str, bytes], dict[str, bytes], list[LeftOut]]:
+    """(submission's files, released files, left out) for one submission, read once (see job_files)."""
+    budget = [disk_bytes]
+    patterns = list(coursedir.ignore)
+    listed = released_names(coursedir.root, assignment,
+                            coursedir.format_path(coursedir.release_directory, ".", assignment), patterns)
+    released, _ = read_files(Path(coursedir.format_path(coursedir.source_directory, ".", assignment)), patterns,
+                             budget, keep=lambda rel: is_listed(rel, listed) and rel not in exclude_overwriting)
+    submitted, left_out = read_files(Path(coursedir.format_path(coursedir.submitted_directory, student, assignment)),
+                                     patterns, budget, base=Path(coursedir.root))
+    return submitted, released, left_out
 
 
 def job_files(coursedir: CourseDirectory, assignment: str, student: str, *, exclude_overwriting: list[str],
               disk_bytes: int) -> tuple[dict[str, bytes], dict[str, bytes]]:
     """(working copy, released files) of one submission, each relative path → bytes.
 
-    The released files are the assessment's non-notebook source files except those the learner is
-    meant to change (``exclude_overwriting``): the checker's, pristine. The working copy is what
-    ``nbgrader autograde`` lays out for the learner's code: the submission's own files overlaid with
-    the released ones. Never any notebook (the sanitized notebooks hold the hidden tests; the
-    executed notebook travels separately), never through a symlink; the source is read once.
+    The released files are the source files the instructor released (the manifest's ``files``, see
+    submitted_files.py) except those the learner is meant to change (``exclude_overwriting``): the
+    checker's, pristine. The working copy is what ``nbgrader autograde`` lays out for the learner's
+    code: the submission's own files overlaid with the released ones. Never any notebook (the
+    sanitized notebooks hold the hidden tests; the executed notebook travels separately), never
+    through a symlink; the source is read once.
     """
-    budget = [disk_bytes]
-    source = _read_tree(Path(coursedir.format_path(coursedir.source_directory, ".", assignment)),
-                        list(coursedir.ignore), budget)
-    released = {rel: data for rel, data in source.items() if rel not in exclude_overwriting}
-    files = _read_tree(Path(coursedir.format_path(coursedir.submitted_directory, student, assignment)),
-                       list(coursedir.ignore), budget)
+    files, released, _ = _gather(coursedir, assignment, student, exclude_overwriting, disk_bytes)
     files.update(released)
     return files, released
+
+
+def autograded_files(coursedir: CourseDirectory, assignment: str, student: str, *, exclude_overwriting: list[str],
+                     disk_bytes: int) -> tuple[dict[str, bytes], list[LeftOut]]:
+    """What goes into ``autograded/<learner>/<assessment>/`` beside the notebooks, and what is left out.
+
+    The working copy of :func:`job_files` without the learner's files that Python or Jupyter would
+    run on start (submitted_files.startup_reason); links were never read.
+    """
+    files, released, left_out = _gather(coursedir, assignment, student, exclude_overwriting, disk_bytes)
+    for relative in sorted(files):
+        why = startup_reason(relative)
+        if why and relative not in released:
+            del files[relative]
+            left_out.append(LeftOut(relative, why))
+    files.update(released)
+    return files, sorted(left_out, key=lambda item: item.path)
 
 
 def _is_test_cell(cell: NotebookNode) -> bool:
@@ -351,6 +351,10 @@ class SandboxedExecute(NbGraderPreprocessor):
     file_bytes = Integer(64 * 1024**2, help="Largest file the learner's code may write (RLIMIT_FSIZE), bytes.").tag(config=True)
     disk_bytes = Integer(256 * 1024**2, help="Size of the private working copy and of /tmp (tmpfs), bytes.").tag(config=True)
     output_bytes = Integer(4 * 1024**2, help="Output kept per notebook while it runs; the rest is dropped.").tag(config=True)
+    notebook_bytes = Integer(NOTEBOOK_BYTES, help=(
+        "Largest submitted notebook file, bytes. Checked before the grader reads it: a larger one fails "
+        "that submission as too large (parsing a notebook takes many times its size in memory)."
+    )).tag(config=True)
     extra_arguments = List(Unicode(), [], help="Extra arguments for the kernel.").tag(config=True)
     preload = List(Unicode(), [], help=(
         "Modules imported once by the sandbox's fork server, so that every execution starts with "

@@ -13,18 +13,16 @@ Two preprocessors for ``nbgrader generate_feedback`` (``credkit release`` adds t
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Any
 
 from nbformat import NotebookNode
 from nbformat.v4 import new_markdown_cell, new_output
-from nbgrader.preprocessors import NbGraderPreprocessor
+from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor
 
-__all__ = ["HideHiddenTests", "SkillFeedback", "FEEDBACK_PREPROCESSORS", "skill_section"]
+__all__ = ["HideHiddenTests", "SkillFeedback", "FEEDBACK_PREPROCESSORS", "skill_section", "hide_hidden_regions"]
 
-_HIDDEN = re.compile(r"(?ms)^[ \t]*###\s*BEGIN HIDDEN TESTS.*?###\s*END HIDDEN TESTS[^\n]*\n?")
-_HIDDEN_NOTE = "# (hidden tests are not shown)\n"
+_HIDDEN_NOTE = "# (hidden tests are not shown)"
 
 FEEDBACK_PREPROCESSORS = [
     "nbgrader.preprocessors.GetGrades",
@@ -34,12 +32,46 @@ FEEDBACK_PREPROCESSORS = [
 ]
 
 
+def hide_hidden_regions(source: str, begin: str = "BEGIN HIDDEN TESTS",
+                        end: str = "END HIDDEN TESTS") -> tuple[str, bool]:
+    """``source`` with each hidden-test region replaced by one note line, and whether it had one.
+
+    Regions are read as nbgrader's ClearHiddenTests reads them: a line holding ``begin`` opens one,
+    a line holding ``end`` closes it. One pass over the lines, because the cell may be learner text:
+    a regex with a lazy ``.*?`` took quadratic time (30,000 unclosed begin lines: 109 s). A region
+    left open hides the rest of the cell (nbgrader refuses such a cell at release).
+    """
+    if begin not in source:
+        return source, False
+    kept: list[str] = []
+    inside = False
+    for line in source.split("\n"):
+        if inside:
+            inside = end not in line
+        elif begin in line:
+            kept.append(_HIDDEN_NOTE)
+            inside = True
+        else:
+            kept.append(line)
+    return "\n".join(kept), True
+
+
 class HideHiddenTests(NbGraderPreprocessor):
     """Strip hidden tests, and the tracebacks that quote them, from the feedback notebook."""
 
+    def _delimiters(self) -> tuple[str, str]:
+        """The course's own hidden-test delimiters (``c.ClearHiddenTests.*``), read once."""
+        if not hasattr(self, "_read_delimiters"):
+            clear = ClearHiddenTests(config=self.config)
+            self._read_delimiters = (clear.begin_test_delimeter, clear.end_test_delimeter)
+        return self._read_delimiters
+
     def preprocess_cell(self, cell: NotebookNode, resources: dict[str, Any], index: int) -> tuple[NotebookNode, dict[str, Any]]:
-        if cell.cell_type == "code" and _HIDDEN.search(cell.source):
-            cell.source = _HIDDEN.sub(_HIDDEN_NOTE, cell.source)
+        if cell.cell_type != "code":
+            return cell, resources
+        source, hidden = hide_hidden_regions(cell.source, *self._delimiters())
+        if hidden:
+            cell.source = source
             if any(output.get("output_type") == "error" for output in cell.get("outputs", [])):
                 cell.outputs = [new_output("stream", name="stderr", text="A test in this cell failed (hidden tests are not shown).\n")]
             else:

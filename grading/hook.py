@@ -14,10 +14,13 @@ from __future__ import annotations
 from typing import Any
 
 from nbgrader.converters import Autograde
+from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import Execute, OverwriteCells
 
 from .execute import RecordProvenance, SandboxedExecute
+from .safe_html import sanitize_notebook_html
 from .sanitize import RestoreMissingCells, SanitizeOnceExporter
+from .submitted_files import STARTUP_IGNORE
 
 __all__ = ["sandbox_autograde", "sandboxed_preprocessors", "sanitize_preprocessors"]
 
@@ -41,3 +44,10 @@ def sandbox_autograde(c: Any) -> None:
     # a notebook reached through a link is refused (see sanitize.py).
     c.Autograde.sanitize_preprocessors = sanitize_preprocessors()
     c.Autograde.exporter_class = SanitizeOnceExporter
+    # Learner HTML in the formgrader's views and the feedback is sanitized (see safe_html.py).
+    sanitize_notebook_html(c)
+    # nbgrader copies a submission's files itself here: at least Python's and Jupyter's start-up
+    # files by name never reach autograded/ (credkit grade leaves out the whole class, and links).
+    ignore = list(c.CourseDirectory.ignore) if "ignore" in c.CourseDirectory else \
+        CourseDirectory.class_traits()["ignore"].default()
+    c.CourseDirectory.ignore = [*ignore, *(name for name in STARTUP_IGNORE if name not in ignore)]

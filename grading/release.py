@@ -195,7 +195,8 @@ def release(assessment_path: str | Path, course: str | Path, *, nbgrader_args: S
     _warn_without_email(course, overrides)
     if not ensure_feedback_config(course):
         log.warning("%s: not changed by credkit; to show learners their skills and never hidden tests in "
-                    "feedback, add: %s", course / "nbgrader_config.py", feedback_config_lines())
+                    "feedback, and to keep learner HTML from running in the feedback and the formgrader, add:\n%s",
+                    course / "nbgrader_config.py", feedback_config_lines())
     return released_dir
 
 

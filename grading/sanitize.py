@@ -4,7 +4,8 @@ missing test cells.
 A submitted notebook reached through a symbolic link (the file itself, or any folder above it
 inside ``submitted/``) is refused on its own: nbgrader is handed the blank released notebook in its
 place, so that notebook scores what a blank one scores, and the rest of the submission is graded as
-usual. :class:`RestoreMissingCells` is nbgrader's ``OverwriteCells`` with missing grade cells always
+usual. A submitted notebook larger than ``c.SandboxedExecute.notebook_bytes`` fails its submission as
+too large, checked by its size before anything reads it. :class:`RestoreMissingCells` is nbgrader's ``OverwriteCells`` with missing grade cells always
 restored (they then score zero, see execute.py), placed correctly whatever else is missing.
 
 ``credkit grade`` sanitizes submissions ahead of their turn to start their execution early
@@ -30,9 +31,28 @@ from nbconvert.exporters import NotebookExporter
 from nbgrader.preprocessors import OverwriteCells
 from traitlets import Bool
 
-__all__ = ["SanitizeOnceExporter", "Sanitized", "RestoreMissingCells", "is_link_free"]
+from kit.errors import GradingError
+
+__all__ = ["SanitizeOnceExporter", "Sanitized", "RestoreMissingCells", "NotebookTooLarge", "check_notebook_size",
+           "is_link_free"]
 
 log = logging.getLogger("credkit.grading")
+
+
+class NotebookTooLarge(GradingError):
+    """A submitted notebook is larger than ``c.SandboxedExecute.notebook_bytes``."""
+
+
+def check_notebook_size(path: str, limit: int) -> None:
+    """Raise NotebookTooLarge when the file at ``path`` (not followed if a link) exceeds ``limit`` bytes.
+
+    Checked before anything parses the file: parsing takes many times a notebook's size in memory
+    (a 100 MiB markdown cell took the grader to about 1 GB).
+    """
+    size = os.lstat(path).st_size
+    if size > limit:
+        raise NotebookTooLarge(f"{path}: too large: {size:,} bytes, the limit is {limit:,} "
+                               f"(c.SandboxedExecute.notebook_bytes)")
 
 
 def is_link_free(path: str) -> bool:
@@ -145,6 +165,14 @@ class SanitizeOnceExporter(NotebookExporter):
         self._ahead: dict[str, Sanitized] = {}
         self._source = ""
 
+    def _notebook_bytes(self) -> int:
+        """The course's ``c.SandboxedExecute.notebook_bytes``."""
+        from .execute import SandboxedExecute
+
+        if not hasattr(self, "_limit"):
+            self._limit = SandboxedExecute(config=self.config).notebook_bytes
+        return self._limit
+
     def _registered(self) -> tuple[tuple[type, bool], ...]:
         return tuple((type(pp), bool(pp.enabled)) for pp in self._preprocessors)
 
@@ -155,8 +183,9 @@ class SanitizeOnceExporter(NotebookExporter):
         return self.from_notebook_node(nbformat.reads(self._source, as_version=4), resources=resources, **kw)
 
     def _convert(self, filename: str, resources: dict[str, Any] | None, **kw: Any) -> tuple[Any, dict[str, Any]]:
-        """nbconvert's from_filename, refusing a submitted notebook reached through a link."""
+        """nbconvert's from_filename, refusing a submitted notebook reached through a link or too large."""
         if is_link_free(filename):
+            check_notebook_size(filename, self._notebook_bytes())
             return super().from_filename(filename, resources, **kw)
         self.log.warning("%s: refused, it is (or is reached through) a symbolic link; graded as the blank "
                          "released notebook", filename)

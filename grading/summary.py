@@ -121,11 +121,16 @@ def batch_summary(result: Any, skills: Mapping[str, Any] | None = None) -> dict[
         for s in result.submissions if s.status == "failed"
     ]
     graded = [s for s in result.submissions if s.status == "graded"]
+    left_out = [
+        {"learner": s.student, "assessment": s.assignment, "files": list(s.left_out)}
+        for s in result.submissions if getattr(s, "left_out", ())
+    ]
     return {
         "graded": len(graded),
         "failed": len(failures),
         "skipped": result.count("skipped"),
         "failures": failures,
+        "left_out": left_out,
         "engine": result.engine,
         "workers": result.workers,
         "seconds": round(result.seconds, 3),
@@ -156,6 +161,8 @@ def format_summary(summary: Mapping[str, Any]) -> str:
     for learner, count in (summary.get("changed_cells") or {}).items():
         lines.append(f"  restored: {learner}: {count} locked or test cell(s) the learner changed "
                      "(nbgrader's 'checksum has changed' warnings; -v shows them)")
+    for item in summary.get("left_out", []):
+        lines.append(f"  left out of autograded/: {item['learner']}: {'; '.join(item['files'])}")
     for skill, row in summary["skills"].items():
         lines.append(f"  skill {skill}: {row['passed']}/{row['learners']} passed ({100 * row['rate']:.0f}%)")
     if "issued" in summary:

@@ -1,0 +1,300 @@
+"""Attacks on the trusted side (issue 10): what the grader's own process does with learner content.
+
+Each is first shown working where credkit is not in the way (stock `nbgrader autograde`, or the kind
+of code credkit ran before), then shown contained under `credkit grade`: a notebook too large to
+parse fails alone before it is read, text processing of learner cells stays linear, and files a
+learner submits never bring their links or Python's start-up hooks into `autograded/` or `feedback/`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import nbformat
+from grading_course import (
+    ASSIGNMENT, CANARY_HIDDEN, CANARY_KEY, CANARY_SOLUTION, HONEST, NOTEBOOK, POINTS, VENV_BIN, all_text, grader_env,
+    run_credkit, run_nbgrader, submit, total_scores,
+)
+from nbformat.v4 import new_markdown_cell
+
+from grading.feedback import FEEDBACK_PREPROCESSORS, hide_hidden_regions
+from grading.summary import format_summary
+
+MiB = 1024**2
+
+
+def _peak_rss(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[subprocess.CompletedProcess[str], int]:
+    """Run ``args``; its result and the peak resident memory (bytes) of it or any process it waited for."""
+    proc = subprocess.run(["/usr/bin/time", "-f", "PEAK-RSS-KB %M", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
+    peak = re.findall(r"PEAK-RSS-KB (\d+)", proc.stderr)
+    assert peak, proc.stderr
+    return proc, int(peak[-1]) * 1024
+
+
+def _submit_big_markdown(course: Path, student: str, size: int) -> Path:
+    dest = submit(course, student, HONEST)
+    nb = nbformat.read(dest / f"{NOTEBOOK}.ipynb", as_version=4)
+    nb.cells.insert(1, new_markdown_cell("A" * size))
+    nbformat.write(nb, dest / f"{NOTEBOOK}.ipynb")
+    return dest
+
+
+def test_a_notebook_too_large_to_parse_fails_alone_before_it_is_read(course: Path, stock_course: Path) -> None:
+    payload = 24 * MiB
+    # --- stock nbgrader parses and rewrites whatever it is given: memory grows with the payload
+    submit(stock_course, "alice", HONEST)
+    _submit_big_markdown(stock_course, "bloater", payload)
+    stock, stock_peak = _peak_rss([str(VENV_BIN / "nbgrader"), "autograde", ASSIGNMENT], stock_course,
+                                  grader_env(stock_course))
+    assert stock.returncode == 0, stock.stderr
+    assert (stock_course / "autograded" / "bloater" / ASSIGNMENT / f"{NOTEBOOK}.ipynb").stat().st_size > payload
+    assert stock_peak > 4 * payload, stock_peak
+
+    # --- credkit grade: the too-large notebook is refused by its size, unread; the others grade
+    (course / "nbgrader_config.py").write_text(
+        (course / "nbgrader_config.py").read_text() + f"c.SandboxedExecute.notebook_bytes = {4 * MiB}\n")
+    submit(course, "alice", HONEST)
+    _submit_big_markdown(course, "bloater", payload)
+    submit(course, "zed", HONEST)
+    ours, our_peak = _peak_rss([str(VENV_BIN / "credkit"), "grade", ASSIGNMENT, "--course-dir", str(course)],
+                               course.parent, grader_env(course))
+    assert ours.returncode == 2, ours.stderr  # some submissions failed
+    lines = [ln for ln in ours.stdout.splitlines() if "bloater" in ln]
+    assert len(lines) == 1, ours.stdout
+    assert "too large" in lines[0] and f"{NOTEBOOK}.ipynb" in lines[0] and "notebook_bytes" in lines[0], lines
+    assert "Traceback" not in ours.stdout + ours.stderr
+    assert not (course / "autograded" / "bloater" / ASSIGNMENT).exists()
+    assert total_scores(course, "alice") == total_scores(course, "zed") == sum(POINTS.values())
+    # nothing grew with the payload: the whole run stayed below what parsing it costs stock
+    assert our_peak < stock_peak - 3 * payload, (our_peak, stock_peak)
+
+
+# --- linear-time text processing of learner cells ---------------------------------------------------
+
+# The regex credkit's feedback used before (its lazy `.*?` rescans the rest of the cell from every
+# unclosed begin line): the reference for honest cells, and the shape of the attack.
+_OLD_HIDDEN = re.compile(r"(?ms)^[ \t]*###\s*BEGIN HIDDEN TESTS.*?###\s*END HIDDEN TESTS[^\n]*\n?")
+
+HONEST_HIDDEN = [
+    "assert squares(1) == [1]\n### BEGIN HIDDEN TESTS\nassert squares(0) == []\n### END HIDDEN TESTS\n",
+    "x = 1\n    ### BEGIN HIDDEN TESTS\n    assert f(2) == 4\n    ### END HIDDEN TESTS\nassert g()\n",
+    "### BEGIN HIDDEN TESTS\nassert a\n### END HIDDEN TESTS\n### BEGIN HIDDEN TESTS\nassert b\n### END HIDDEN TESTS",
+    "assert visible()\n",
+]
+
+
+def _shipped_test_sources() -> list[str]:
+    root = Path(__file__).resolve().parents[2] / "assessments"
+    sources = []
+    for path in root.rglob("*.ipynb"):
+        if ".ipynb_checkpoints" in path.parts:
+            continue
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type == "code" and "BEGIN HIDDEN TESTS" in cell.source:
+                sources.append(cell.source)
+    return sources
+
+
+def test_hidden_test_stripping_gives_the_same_results_on_honest_cells() -> None:
+    shipped = _shipped_test_sources()
+    assert shipped, "the shipped assessments have hidden tests"
+    for source in HONEST_HIDDEN + shipped:
+        old = _OLD_HIDDEN.sub("# (hidden tests are not shown)\n", source)
+        new, found = hide_hidden_regions(source)
+        assert found == ("BEGIN HIDDEN TESTS" in source)
+        assert new.rstrip("\n") == old.rstrip("\n"), source
+        assert "BEGIN HIDDEN" not in new and "END HIDDEN" not in new
+
+
+def _seconds(fn, *args) -> float:  # type: ignore[no-untyped-def]
+    t0 = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - t0
+
+
+def test_hidden_test_stripping_is_linear_on_hostile_cells(course: Path) -> None:
+    # --- the attack on a regex over learner text: doubling the begin lines quadruples the time
+    small, large = "### BEGIN HIDDEN TESTS\n" * 1500, "### BEGIN HIDDEN TESTS\n" * 3000
+    old_small, old_large = _seconds(_OLD_HIDDEN.sub, "", small), _seconds(_OLD_HIDDEN.sub, "", large)
+    assert old_large > 3 * old_small and old_large > 0.05, (old_small, old_large)
+
+    # --- credkit: the same class of payloads, far larger, each in well under a second
+    payloads = {
+        "unclosed begin lines": "### BEGIN HIDDEN TESTS\n" * 300_000,
+        "begin lines, indented, with text": "    ###  BEGIN HIDDEN TESTS  x = 1\n" * 300_000,
+        "one long line of begins": "### BEGIN HIDDEN TESTS " * 300_000,
+        "begins then one end": "### BEGIN HIDDEN TESTS\n" * 300_000 + "### END HIDDEN TESTS\n",
+        "near-misses": "### BEGIN HIDDEN TEST\n" * 300_000 + "### BEGIN HIDDEN TESTS",
+    }
+    for name, text in payloads.items():
+        assert _seconds(hide_hidden_regions, text) < 1.0, name
+
+    # --- end to end: feedback for a learner who filled a solution cell with 30,000 begin lines
+    (course / "nbgrader_config.py").write_text(
+        (course / "nbgrader_config.py").read_text() + f"c.GenerateFeedback.preprocessors = {FEEDBACK_PREPROCESSORS!r}\n")
+    attack = {**HONEST, "squares": HONEST["squares"] + "### BEGIN HIDDEN TESTS\n" * 30_000}
+    submit(course, "hider", attack)
+    submit(course, "alice", HONEST)
+    proc = run_credkit(course, "--json")
+    assert proc.returncode == 0 and json.loads(proc.stdout)["graded"] == 2, proc.stdout + proc.stderr
+    t0 = time.monotonic()
+    run_nbgrader(course, "generate_feedback", ASSIGNMENT, timeout=120)
+    seconds = time.monotonic() - t0
+    assert seconds < 30, seconds  # 109 s with the regex
+    feedback = (course / "feedback" / "alice" / ASSIGNMENT / f"{NOTEBOOK}.html").read_text()
+    assert CANARY_HIDDEN not in feedback and "hidden tests are not shown" in feedback
+    assert (course / "feedback" / "hider" / ASSIGNMENT / f"{NOTEBOOK}.html").exists()
+
+
+# --- files: only what the instructor released goes in; links and start-up files never come out ---------
+
+# Python's and Jupyter's start-up path, at the top and deeper (any folder can be a kernel's cwd).
+# The launcher, run by a kernel started in its folder, marks that it ran and then starts the real one.
+LAUNCHER = (
+    "import os, runpy, sys\n"
+    "open('/tmp/PWNED-launcher-' + open(os.path.join(os.path.dirname(os.path.abspath(__file__)), 'token.txt')).read(),"
+    " 'w').write(str(os.getuid()))\n"
+    "here = os.path.dirname(os.path.abspath(__file__))\n"
+    "sys.path[:] = [p for p in sys.path if p and os.path.abspath(p) != here]\n"
+    "runpy.run_module('ipykernel_launcher', run_name='__main__', alter_sys=True)\n"
+)
+STARTUP = {
+    "ipykernel_launcher.py": LAUNCHER,
+    "sitecustomize.py": "open('/tmp/PWNED-site', 'w')\n",
+    "usercustomize.py": "open('/tmp/PWNED-user', 'w')\n",
+    "evil.pth": "import os; os.system('touch /tmp/PWNED-pth')\n",
+    ".ipython/profile_default/startup/00-run.py": "open('/tmp/PWNED-ipython', 'w')\n",
+    ".jupyter/jupyter_server_config.py": "c.ServerApp.token = ''\n",
+    "nbgrader_config.py": "c = get_config()\n",
+    "sub/sitecustomize.py": "open('/tmp/PWNED-sub', 'w')\n",
+    "sub/json.py": "raise SystemExit('shadowed json')\n",
+    "sub/zmq/__init__.py": "raise SystemExit('shadowed zmq')\n",
+    "sub/IPython.cpython-311-x86_64-linux-gnu.so": "not really an extension module\n",
+}
+PEEK = "try:\n    print(open('answers-key.txt').read())\nexcept OSError as exc:\n    print('blocked', type(exc).__name__)\n"
+# (read, not imported: the sandbox's learner kernel does not put its working folder on sys.path)
+HELPER = "exec(open('helper.py').read())\nprint('helper says', WORD, open('notes.txt').read())\n"
+
+
+def _files_batch(course: Path, token: str) -> None:
+    # an instructor's file in source/ that was never released (no manifest lists it)
+    (course / "source" / ASSIGNMENT / "answers-key.txt").write_text(f"{CANARY_SOLUTION}\n")
+    submit(course, "alice", HONEST, extra_cells=[HELPER], files={"helper.py": "WORD = 'hello'\n", "notes.txt": "kept"})
+    submit(course, "peeker", HONEST, extra_cells=[PEEK])
+    starter = submit(course, "starter", HONEST, files={"token.txt": token})
+    for relative, text in STARTUP.items():
+        (starter / relative).parent.mkdir(parents=True, exist_ok=True)
+        (starter / relative).write_text(text)
+    linker = submit(course, "linker", HONEST)
+    (linker / "key.json").symlink_to(course.parent / "issuer-key.json")
+    (linker / "gradebook.db").symlink_to(course / "gradebook.db")
+    (linker / "peers").symlink_to(course / "submitted" / "alice" / ASSIGNMENT, target_is_directory=True)
+    (linker / "hard.db").hardlink_to(course / "gradebook.db")
+
+
+def _copies_of_outside_files(course: Path) -> list[str]:
+    """Files under autograded/ and feedback/ holding the key file's secret or a SQLite database."""
+    found = []
+    for sub in ("autograded", "feedback"):
+        for path in (course / sub).rglob("*") if (course / sub).exists() else []:
+            if path.is_file() and not path.is_symlink():
+                data = path.read_bytes()
+                if CANARY_KEY.encode() in data or data.startswith(b"SQLite format 3"):
+                    found.append(str(path.relative_to(course)))
+    return found
+
+
+def test_files_released_only_links_never_followed_startup_files_never_copied(course: Path, stock_course: Path) -> None:
+    key = course.parent / "issuer-key.json"
+    grader_env(course)  # writes the (canary) key file beside each course
+    grader_env(stock_course)
+    token = uuid.uuid4().hex[:8]
+    marker = Path(f"/tmp/PWNED-launcher-{token}")
+    # --- stock nbgrader
+    _files_batch(stock_course, token)
+    run_nbgrader(stock_course, "autograde", ASSIGNMENT)
+    graded = stock_course / "autograded"
+    assert CANARY_SOLUTION in (graded / "peeker" / ASSIGNMENT / f"{NOTEBOOK}.ipynb").read_text()  # unlisted file read
+    assert (graded / "linker" / ASSIGNMENT / "key.json").read_bytes() == (stock_course.parent / "issuer-key.json").read_bytes()
+    assert {"linker/ps1/gradebook.db", "linker/ps1/hard.db"} <= {p.split("/", 1)[1] for p in _copies_of_outside_files(stock_course)}
+    for relative in STARTUP:
+        assert (graded / "starter" / ASSIGNMENT / relative).is_file(), relative
+    # the kernel started in that folder ran the learner's launcher as the grader; so would the
+    # instructor's, opening the autograded notebook in Jupyter
+    assert marker.read_text() == str(os.getuid())
+    marker.unlink()
+
+    # --- credkit grade, first stopped right after the files were laid out (before any execution)
+    _files_batch(course, token)
+    env = {**grader_env(course), "CREDKIT_FAULT_INJECT": "started:linker"}
+    stopped = run_credkit(course, "--json", env=env)
+    assert stopped.returncode == 70, stopped.stderr
+    assert (course / "autograded" / "linker" / ASSIGNMENT).is_dir()  # it did stop in the middle of linker
+    assert _copies_of_outside_files(course) == []
+    proc = run_credkit(course, "--json")
+    summary = json.loads(proc.stdout)
+    # alice was graded before the stop, and is skipped now
+    assert proc.returncode == 0 and (summary["graded"], summary["skipped"]) == (3, 1), proc.stdout + proc.stderr
+    left = {item["learner"]: item["files"] for item in summary["left_out"]}
+    assert sorted(left) == ["linker", "starter"], left
+    for relative in STARTUP:
+        assert any(entry.startswith(relative + " (") for entry in left["starter"]), (relative, left["starter"])
+    assert {entry.split(" (")[0] for entry in left["linker"]} == {"key.json", "gradebook.db", "peers", "hard.db"}
+    lines = [ln for ln in format_summary(summary).splitlines() if "left out" in ln]  # the text summary
+    assert len(lines) == 2 and lines[1].startswith("  left out of autograded/: starter: ipykernel_launcher.py (") \
+        or any(ln.startswith("  left out of autograded/: starter: ") and "ipykernel_launcher.py (" in ln for ln in lines), lines
+    run_nbgrader(course, "generate_feedback", ASSIGNMENT)
+    for sub in ("autograded", "feedback"):
+        out = course / sub / "starter" / ASSIGNMENT
+        assert out.is_dir()
+        others = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and p.suffix not in (".html", ".ipynb")}
+        assert others <= {"data.txt", "timestamp.txt", "token.txt"} and ("data.txt" in others or sub == "feedback"), others
+        for relative in STARTUP:
+            assert not (out / relative).exists(), (sub, relative)
+        assert not any((course / sub / "linker" / ASSIGNMENT / n).exists() for n in ("key.json", "gradebook.db", "peers", "hard.db"))
+    assert _copies_of_outside_files(course) == []
+    assert not marker.exists()
+    assert key.exists() and (course / "gradebook.db").exists()  # nothing of the instructor's was touched
+    # honest files still travel: alice's helper module and notes are in the sandbox and in autograded/
+    assert (course / "autograded" / "alice" / ASSIGNMENT / "helper.py").is_file()
+    assert "helper says hello kept" in (course / "autograded" / "alice" / ASSIGNMENT / f"{NOTEBOOK}.ipynb").read_text()
+    assert "blocked FileNotFoundError" in (course / "autograded" / "peeker" / ASSIGNMENT / f"{NOTEBOOK}.ipynb").read_text()
+    assert not (course / "autograded" / "peeker" / ASSIGNMENT / "answers-key.txt").exists()
+    assert (course / "autograded" / "alice" / ASSIGNMENT / "data.txt").is_file()  # the released data file
+    assert CANARY_SOLUTION not in all_text(course, proc.stdout, proc.stderr)
+    for name in ("alice", "peeker", "starter", "linker"):
+        assert total_scores(course, name) == sum(POINTS.values()), name
+
+
+def test_only_the_manifest_files_reach_the_sandbox(tmp_path: Path) -> None:
+    """An assessment released with credkit release: its manifest's `files`, nothing else of source/."""
+    from nbgrader.coursedir import CourseDirectory
+
+    from grading.execute import autograded_files, job_files
+    from grading.release import release
+
+    assessment = Path(__file__).resolve().parents[2] / "assessments" / "python-data-analysis" / "foundations"
+    course = tmp_path / "course"
+    release(assessment, course)
+    source = course / "source" / "foundations"
+    (source / "instructor-notes.txt").write_text(CANARY_SOLUTION)  # added after release, never listed
+    (source / "data" / "answers.csv").write_text(CANARY_SOLUTION)
+    learner = course / "submitted" / "ann" / "foundations"
+    learner.mkdir(parents=True)
+    (learner / "mine.txt").write_text("mine")
+    (learner / "usercustomize.py").write_text("x = 1")
+    coursedir = CourseDirectory(root=str(course))
+    files, released = job_files(coursedir, "foundations", "ann", exclude_overwriting=[], disk_bytes=MiB)
+    assert sorted(released) == ["data/readings.csv", "data/review.txt"]
+    assert sorted(files) == ["data/readings.csv", "data/review.txt", "mine.txt", "usercustomize.py"]
+    kept, left_out = autograded_files(coursedir, "foundations", "ann", exclude_overwriting=[], disk_bytes=MiB)
+    assert sorted(kept) == ["data/readings.csv", "data/review.txt", "mine.txt"]
+    assert [item.path for item in left_out] == ["usercustomize.py"]
+    assert all(CANARY_SOLUTION.encode() not in data for data in [*files.values(), *kept.values()])
