@@ -18,7 +18,7 @@ from kit.fileio import write_atomic
 
 from .manifest import TRACK_NAME, Assessment, Track, load_assessment, load_track
 
-__all__ = ["CREATED_MARK", "REGISTRY", "feedback_config_lines", "released_source_files", "ensure_feedback_config", "record_release", "released_ids", "released_assessment", "released_track"]
+__all__ = ["CREATED_MARK", "REGISTRY", "feedback_config_lines", "html_config_lines", "missing_config_lines", "released_source_files", "ensure_feedback_config", "record_release", "released_ids", "released_assessment", "released_track"]
 
 REGISTRY = Path("credkit") / "released.json"
 
@@ -71,38 +71,50 @@ _HTML_LINES = "from grading.safe_html import sanitize_notebook_html\nsanitize_no
 
 
 def feedback_config_lines() -> str:
-    """The lines that make ``nbgrader generate_feedback`` show skills and hide hidden tests, and
-    every HTML view of a notebook (feedback, formgrader) sanitize learner HTML."""
+    """The line that makes ``nbgrader generate_feedback`` show skills and hide hidden tests."""
     from .feedback import FEEDBACK_PREPROCESSORS
 
-    return f"{_FEEDBACK_LINE}{FEEDBACK_PREPROCESSORS!r}\n{_HTML_LINES}"
+    return f"{_FEEDBACK_LINE}{FEEDBACK_PREPROCESSORS!r}"
 
 
-def ensure_feedback_config(course: Path) -> bool:
-    """Put :func:`feedback_config_lines` in the course's configuration.
+def html_config_lines() -> str:
+    """The lines that make every HTML view of a notebook (feedback, formgrader) sanitize learner
+    HTML; ``sandbox_autograde(c)`` (the hook) does the same."""
+    return _HTML_LINES
+
+
+def missing_config_lines(text: str) -> str:
+    """What of :func:`feedback_config_lines` and :func:`html_config_lines` a configuration's text lacks."""
+    missing = []
+    if _CONFIG_MARK not in text and feedback_config_lines() not in text:
+        missing.append(feedback_config_lines())
+    if _HTML_MARK not in text and "sanitize_notebook_html(c)" not in text and "sandbox_autograde(c)" not in text:
+        missing.append(html_config_lines())
+    return "\n".join(missing)
+
+
+def ensure_feedback_config(course: Path) -> str:
+    """Put the feedback and HTML lines in the course's configuration, where they are missing.
 
     Only in an ``nbgrader_config.py`` that credkit created: an instructor's own file is never
-    rewritten. Returns False when the course's own file lacks a setting (the caller says so).
+    rewritten. Returns the lines the course's own file still lacks ("" when none: the caller says so).
     """
-    from .feedback import FEEDBACK_PREPROCESSORS
-
     config = course / "nbgrader_config.py"
     text = config.read_text(encoding="utf-8") if config.exists() else "c = get_config()  # noqa: F821\n"
-    has_feedback = _CONFIG_MARK in text or f"{_FEEDBACK_LINE}{FEEDBACK_PREPROCESSORS!r}" in text
-    has_html = _HTML_MARK in text or "sanitize_notebook_html(c)" in text
-    if has_feedback and has_html:
-        return True
+    missing = missing_config_lines(text)
+    if not missing:
+        return ""
     if config.exists() and not text.startswith(CREATED_MARK):
-        return False
+        return missing
     block = ""
-    if not has_feedback:
+    if feedback_config_lines() in missing:
         block += (f"\n{_CONFIG_MARK} shows per-skill results and never hidden tests (added by credkit release).\n"
-                  f"{_FEEDBACK_LINE}{FEEDBACK_PREPROCESSORS!r}\n")
-    if not has_html:
+                  f"{feedback_config_lines()}\n")
+    if html_config_lines() in missing:
         block += (f"\n{_HTML_MARK} is sanitized in the feedback and the formgrader: no script of theirs runs "
-                  f"(added by credkit release).\n{_HTML_LINES}\n")
+                  f"(added by credkit release).\n{html_config_lines()}\n")
     write_atomic(config, text.rstrip("\n") + "\n" + block)
-    return True
+    return ""
 
 
 def released_ids(course: Path) -> list[str]:

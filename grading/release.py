@@ -20,7 +20,7 @@ import nbformat
 from kit.errors import AssessmentInvalid, ManifestError
 from kit.fileio import write_atomic
 
-from .course import CREATED_MARK, ensure_feedback_config, feedback_config_lines, record_release, released_source_files
+from .course import CREATED_MARK, ensure_feedback_config, record_release, released_source_files
 from .instructor_files import read_regular, regular_files, tree_problems
 from .manifest import Assessment, load_assessment
 from .validate import GradedCell, check_assessment, read_graded_cells
@@ -193,10 +193,11 @@ def release(assessment_path: str | Path, course: str | Path, *, nbgrader_args: S
     write_atomic(released_dir / "credkit-skills.json", data.encode("utf-8"))
     record_release(course, assessment, {n: hashlib.sha256(b).hexdigest() for n, b in copies.items()})
     _warn_without_email(course, overrides)
-    if not ensure_feedback_config(course):
+    missing = ensure_feedback_config(course)
+    if missing:
         log.warning("%s: not changed by credkit; to show learners their skills and never hidden tests in "
                     "feedback, and to keep learner HTML from running in the feedback and the formgrader, add:\n%s",
-                    course / "nbgrader_config.py", feedback_config_lines())
+                    course / "nbgrader_config.py", missing)
     return released_dir
 
 

@@ -68,7 +68,7 @@ def _published(folder: Path) -> tuple[Path, Path, Path, str]:
         return demo / "site", Path(genuine["file"]), Path(revoked["file"]), "demo: academic-integrity review"
     course = issue_course(folder, DEMO_ISSUER, f"https://{HOST}", folder / "site")
     reason = "demo: academic-integrity review"
-    revoked = run_credkit("revoke", course.credentials[0]["id"], "--reason", reason, "--course", str(course.root))
+    revoked = run_credkit("revoke", course.credentials[0]["id"], "--reason", reason, "--course", str(course.root), "--yes")
     assert revoked.returncode == 0, revoked.stderr
     assert run_credkit("publish", "--course", str(course.root), "--out", str(folder / "site")).returncode == 0
     return folder / "site", Path(course.ids[1]), Path(course.ids[0]), reason

@@ -30,6 +30,7 @@ def test_credkit_sign_refuses_jcs_for_an_open_badge_only(tmp_path: Path) -> None
     key = IssuerKey.generate()
     key_file = tmp_path / "k.json"
     key_file.write_text(json.dumps(key.to_multikey()))
+    key_file.chmod(0o600)  # a secret key: credkit refuses one others can read
     badge = tmp_path / "badge.json"
     badge.write_text(json.dumps(_unsigned(key)))
     refused = run_credkit("sign", str(badge), "--key", str(key_file), "--cryptosuite", "eddsa-jcs-2022")

@@ -128,7 +128,7 @@ def test_online_genuine_tampered_forged_baked_and_revoked(course: Course, site: 
     assert result["verdict"] == "unreadable" and "broken.json: not a JSON credential or a baked badge image" in result["reason"], result
 
     # revoked, once the issuer republishes
-    revoked = run_credkit("revoke", course.credentials[0]["id"], "--reason", "plagiarism confirmed", "--course", str(course.root))
+    revoked = run_credkit("revoke", course.credentials[0]["id"], "--reason", "plagiarism confirmed", "--course", str(course.root), "--yes")
     assert revoked.returncode == 0, revoked.stderr
     assert run_credkit("publish", "--course", str(course.root), "--out", str(site.root)).returncode == 0
     [result, other] = page.check(course.ids[0], course.ids[1])
@@ -144,7 +144,7 @@ def test_online_genuine_tampered_forged_baked_and_revoked(course: Course, site: 
 
 
 def test_from_files_when_the_site_cannot_be_reached(course: Course, site: Site, browser: Browser, tmp_path: Path) -> None:
-    revoked = run_credkit("revoke", course.credentials[0]["id"], "--reason", "exam misconduct", "--course", str(course.root))
+    revoked = run_credkit("revoke", course.credentials[0]["id"], "--reason", "exam misconduct", "--course", str(course.root), "--yes")
     assert revoked.returncode == 0, revoked.stderr
     assert run_credkit("publish", "--course", str(course.root), "--out", str(site.root)).returncode == 0
     handed = tmp_path / "handed"

@@ -390,13 +390,22 @@ def all_files(course: Path, except_learner: str | None = None) -> str:
     return "\n".join(parts)
 
 
+def add_feedback_config(course: Path) -> None:
+    """Add the lines `credkit release` asks an instructor to add to the course's own configuration
+    (skills and no hidden tests in the feedback, learner HTML sanitized), once."""
+    from grading.course import missing_config_lines
+
+    config = course / "nbgrader_config.py"
+    missing = missing_config_lines(config.read_text())
+    if missing:
+        config.write_text(config.read_text().rstrip("\n") + "\n" + missing + "\n")
+
+
 def feedback(course: Path, assignment: str = "ps1", *, hide_hidden: bool = False) -> str:
     """Run `nbgrader generate_feedback`; with ``hide_hidden`` the course first gets credkit's feedback
     configuration (hidden tests never shown), as `credkit release` would add it."""
     if hide_hidden:
-        from grading.course import ensure_feedback_config
-
-        ensure_feedback_config(course)
+        add_feedback_config(course)
     run_nbgrader(course, "generate_feedback", assignment)
     return "\n".join(p.read_text(errors="replace") for p in (course / "feedback").rglob("*.html"))
 

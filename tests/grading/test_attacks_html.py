@@ -21,11 +21,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from checker_attacks import add_feedback_config
 from grading_course import ASSIGNMENT, COURSE_ID, HONEST, NOTEBOOK, VENV_BIN, grader_env, run_credkit, run_nbgrader, submit
 from nbformat.v4 import new_code_cell, new_markdown_cell
 from playwright.sync_api import Page, sync_playwright
-
-from grading.course import ensure_feedback_config
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -192,8 +191,8 @@ def test_learner_scripts_run_in_stock_feedback_and_formgrader_and_nowhere_under_
         assert ran == PAYLOADS, PAYLOADS ^ ran
         page.context.close()
 
-    # --- credkit: the course's configuration (as credkit release writes it) sanitizes both views
-    ensure_feedback_config(course)
+    # --- credkit: the course's configuration, with the lines credkit release asks for, sanitizes both views
+    add_feedback_config(course)
     _submit_attacker(course)
     proc = run_credkit(course)
     assert proc.returncode == 0, proc.stdout + proc.stderr

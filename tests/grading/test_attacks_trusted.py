@@ -47,7 +47,7 @@ def _submit_big_markdown(course: Path, student: str, size: int) -> Path:
 
 
 def test_a_notebook_too_large_to_parse_fails_alone_before_it_is_read(course: Path, stock_course: Path) -> None:
-    payload = 24 * MiB
+    payload = 96 * MiB  # large enough that parsing it dwarfs the coordinator's own memory
     # --- stock nbgrader parses and rewrites whatever it is given: memory grows with the payload
     submit(stock_course, "alice", HONEST)
     _submit_big_markdown(stock_course, "bloater", payload)
@@ -72,8 +72,9 @@ def test_a_notebook_too_large_to_parse_fails_alone_before_it_is_read(course: Pat
     assert "Traceback" not in ours.stdout + ours.stderr
     assert not (course / "autograded" / "bloater" / ASSIGNMENT).exists()
     assert total_scores(course, "alice") == total_scores(course, "zed") == sum(POINTS.values())
-    # nothing grew with the payload: the whole run stayed below what parsing it costs stock
-    assert our_peak < stock_peak - 3 * payload, (our_peak, stock_peak)
+    # never parsed: the file's bytes are read once (the link-free read of the submission), never the
+    # several copies parsing and rewriting it make under stock
+    assert our_peak < stock_peak - 1.5 * payload, (our_peak, stock_peak)
 
 
 # --- linear-time text processing of learner cells ---------------------------------------------------

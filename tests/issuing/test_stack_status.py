@@ -80,7 +80,7 @@ def _verify_offline(root: Path, path: Path) -> Any:
 def test_revoking_a_component_revokes_the_stack_built_on_it(tmp_path: Path) -> None:
     root, issued = _course(tmp_path, "revocation")
     assert _verify_offline(root, issued["ada/analyst"]["path"]).returncode == 0
-    result = run_credkit("revoke", issued["ada/numpy"]["id"], "--reason", "copied work", "--course", str(root))
+    result = run_credkit("revoke", issued["ada/numpy"]["id"], "--reason", "copied work", "--course", str(root), "--yes")
     assert result.returncode == 0, result.stderr
     assert f"also revoked: {issued['ada/analyst']['id']} (Data Analyst), a stacked credential built on it" in result.stdout
     assert _states(root) == {"ada/numpy": "revoked", "ada/pandas": "active", "ada/Data Analyst": "revoked", "bob/numpy": "active", "bob/pandas": "active"}
@@ -96,13 +96,13 @@ def test_revoking_a_component_revokes_the_stack_built_on_it(tmp_path: Path) -> N
 def test_suspension_follows_components_and_is_lifted_when_all_are_active(tmp_path: Path) -> None:
     root, issued = _course(tmp_path, "suspension")
     for component in ("ada/numpy", "ada/pandas"):
-        result = run_credkit("suspend", issued[component]["id"], "--reason", "under review", "--course", str(root))
+        result = run_credkit("suspend", issued[component]["id"], "--reason", "under review", "--course", str(root), "--yes")
         assert result.returncode == 0, result.stderr
     assert _states(root)["ada/Data Analyst"] == "suspended"
-    one = run_credkit("unsuspend", issued["ada/numpy"]["id"], "--reason", "cleared", "--course", str(root))
+    one = run_credkit("unsuspend", issued["ada/numpy"]["id"], "--reason", "cleared", "--course", str(root), "--yes")
     assert one.returncode == 0 and f"still suspended: {issued['ada/analyst']['id']} (Data Analyst)" in one.stdout, one.stdout
     assert _states(root)["ada/Data Analyst"] == "suspended"
-    both = run_credkit("unsuspend", issued["ada/pandas"]["id"], "--reason", "cleared", "--course", str(root))
+    both = run_credkit("unsuspend", issued["ada/pandas"]["id"], "--reason", "cleared", "--course", str(root), "--yes")
     assert both.returncode == 0 and "also unsuspended" in both.stdout, both.stdout
     assert _states(root) == {"ada/numpy": "active", "ada/pandas": "active", "ada/Data Analyst": "active", "bob/numpy": "active", "bob/pandas": "active"}
     assert _verify_offline(root, issued["ada/analyst"]["path"]).returncode == 0
