@@ -177,9 +177,17 @@ def _client(extra_arguments: list[str]):  # type: ignore[no-untyped-def]
             from nbclient.exceptions import DeadKernelError
 
             reply = await super()._async_handle_timeout(timeout, cell)
-            try:  # the interrupted cell's own reply (nbclient goes on with the timeout's error reply)
-                await self._ensure(self.kc.shell_channel.get_msg(timeout=self.interrupt_grace))
-            except Exception:  # noqa: BLE001 - queue.Empty: no reply within the grace
+            # The interrupted cell's own reply (nbclient goes on with the timeout's error reply). An
+            # interrupt can be lost by honest code too (Python drops a KeyboardInterrupt raised in an
+            # at-fork handler, "Exception ignored"): halfway through the grace, interrupt once more.
+            for attempt in range(2):
+                try:
+                    await self._ensure(self.kc.shell_channel.get_msg(timeout=self.interrupt_grace / 2))
+                    return reply
+                except Exception:  # noqa: BLE001 - queue.Empty: no reply yet
+                    if attempt == 0:
+                        await self._ensure(self.km.interrupt_kernel())
+            else:
                 self.km.kill()
                 if cell is not None:
                     cell.outputs.append(nbformat.v4.new_output(
@@ -187,7 +195,6 @@ def _client(extra_arguments: list[str]):  # type: ignore[no-untyped-def]
                         traceback=[f"CellTimeoutError: the cell ran past its {timeout} s timeout and "
                                    "ignored the interrupt; its kernel was stopped"]))
                 raise DeadKernelError("the kernel was stopped: its cell ignored the interrupt") from None
-            return reply
 
         async def set_execution_count(self, count: int) -> None:
             """Make the kernel number its next cell ``count``, as one kernel running every cell

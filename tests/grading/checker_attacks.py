@@ -411,9 +411,9 @@ def feedback(course: Path, assignment: str = "ps1", *, hide_hidden: bool = False
 
 
 def credkit_command(course: Path, assignment: str, *args: str) -> list[str]:
-    # 5 s a cell, as the course's own setting (the course's 2 s would win over a laxer sandbox limit)
+    # 5 s a cell, for the course and the sandbox alike (the stricter of the two applies)
     return [str(VENV_BIN / "credkit"), "grade", assignment, "--course-dir", str(course),
-            "--Execute.timeout=5", "--json", "--no-issue", *args]
+            "--cell-timeout", "5", "--Execute.timeout=5", "--json", "--no-issue", *args]
 
 
 def run_credkit_on(course: Path, assignment: str, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
