@@ -279,13 +279,13 @@ def grade(ctx: click.Context, assignment: str, course_dir: str, student: str, no
         click.echo(json.dumps(summary, indent=2, sort_keys=True))
     else:
         click.echo(format_summary(summary))
-    problem = summary.get("issue_error") or summary.get("issue_skipped")
+    problem = summary.get("issue_error") or summary.get("issue_skipped") or summary.get("issue_failed")
     if problem:
         click.echo(f"credkit: error: graded, but nothing was issued: {problem}", err=True)
         ctx.exit(1)
     if summary["failed"]:
         ctx.exit(2)
-    if summary.get("issue_failed") or summary.get("undelivered"):
+    if summary.get("undelivered"):
         ctx.exit(1)
 
 
