@@ -153,16 +153,20 @@ def _join_cgroups(name: str, limits: dict) -> list[str]:  # type: ignore[type-ar
     if not os.path.isdir(CGROUPS):
         return made
     memory, cpu_quota, period = int(limits["memory_bytes"]), int(float(limits["cpus"]) * 100_000), 100_000
+    # Above RLIMIT_NPROC: the user's limit refuses a fork bomb's forks early and cheaply; the cgroup's
+    # check comes only after the kernel has copied the process (a bomb hitting it first starves its
+    # own kernel of CPU), so it is the backstop, also counting this side's own root processes.
+    tasks = int(limits["processes"]) + 16
     for controller in sorted(os.listdir(CGROUPS)):
         folder = os.path.join(CGROUPS, controller, name)
         os.mkdir(folder, 0o700)
         made.append(folder)
         settings: list[tuple[str, str]] = {
             # cgroup v2: one folder with every controller; v1: one hierarchy per controller.
-            "unified": [("memory.max", str(memory)), ("memory.swap.max", "0"), ("pids.max", str(limits["processes"])),
+            "unified": [("memory.max", str(memory)), ("memory.swap.max", "0"), ("pids.max", str(tasks)),
                         ("cpu.max", f"{cpu_quota} {period}")],
             "memory": [("memory.limit_in_bytes", str(memory)), ("memory.memsw.limit_in_bytes", str(memory))],
-            "pids": [("pids.max", str(limits["processes"]))],
+            "pids": [("pids.max", str(tasks))],
             "cpu": [("cpu.cfs_period_us", str(period)), ("cpu.cfs_quota_us", str(cpu_quota))],
         }[controller]
         for key, value in settings:

@@ -141,6 +141,9 @@ def _client(extra_arguments: list[str]):  # type: ignore[no-untyped-def]
         _told = False
 
         interrupt_grace = 3.0
+        # The learner's kernel is killed when a cell outlives its interrupt; the checker's (trusted
+        # test code, waiting on the bridge, which interrupts the learner's side itself) is not.
+        kill_after_grace = True
 
         def _over_budget(self, msg, copies: int = 1) -> bool:  # type: ignore[no-untyped-def]
             """Count a message against the budget (every copy it writes; the budget is never given
@@ -177,6 +180,8 @@ def _client(extra_arguments: list[str]):  # type: ignore[no-untyped-def]
             from nbclient.exceptions import DeadKernelError
 
             reply = await super()._async_handle_timeout(timeout, cell)
+            if not self.kill_after_grace:
+                return reply
             # The interrupted cell's own reply (nbclient goes on with the timeout's error reply). An
             # interrupt can be lost by honest code too (Python drops a KeyboardInterrupt raised in an
             # at-fork handler, "Exception ignored"): halfway through the grace, interrupt once more.
@@ -533,6 +538,7 @@ def serve_checker(request_fd: int, reply_fd: int, bridge_fd: int, control_fd: in
 
         kernel = fork_kernel(extra_arguments, keep=(bridge_fd, control_fd), setup=setup)
         client = _client(extra_arguments)
+        client.kill_after_grace = False
         client.startup_timeout = int(settings["startup_timeout"])  # type: ignore[call-overload]
         client.km = kernel
         client.owns_km = False

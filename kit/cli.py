@@ -76,6 +76,15 @@ def _on_sigterm(signum: int, frame: object) -> None:
 _MAIN_PID = os.getpid()
 
 
+def _on_unraisable(args: Any) -> None:
+    """A Ctrl-C or SIGTERM that lands in a finalizer (a weakref callback, ``__del__``) is lost there
+    ("Exception ignored in …"): deliver it again, where the command can stop cleanly."""
+    if isinstance(args.exc_value, KeyboardInterrupt) and os.getpid() == _MAIN_PID:
+        os.kill(os.getpid(), signal.SIGTERM if isinstance(args.exc_value, Terminated) else signal.SIGINT)
+        return
+    sys.__unraisablehook__(args)
+
+
 def main(argv: list[str] | None = None) -> Any:
     """Entry point: run the CLI, turning every CredkitError into one line and exit code 1."""
     global _MAIN_PID
@@ -84,6 +93,7 @@ def main(argv: list[str] | None = None) -> Any:
     _MAIN_PID = os.getpid()
     if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _on_sigterm)
+    sys.unraisablehook = _on_unraisable
     try:
         return cli.main(args=args, prog_name="credkit", standalone_mode=False)
     except click.exceptions.Abort:
