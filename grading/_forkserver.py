@@ -170,6 +170,8 @@ def _join_cgroups(name: str, limits: dict) -> list[str]:  # type: ignore[type-ar
             "cpu": [("cpu.cfs_period_us", str(period)), ("cpu.cfs_quota_us", str(cpu_quota))],
         }[controller]
         for key, value in settings:
+            if key.startswith("cpu.") and float(limits["cpus"]) <= 0:  # no CPU quota asked for
+                continue
             path = os.path.join(folder, key)
             if os.path.exists(path):  # memsw and swap.max only where swap is accounted
                 with open(path, "w") as fh:

@@ -140,7 +140,8 @@ def _client(extra_arguments: list[str]):  # type: ignore[no-untyped-def]
         _spent = 0
         _told = False
 
-        interrupt_grace = 3.0
+        interrupt_grace = 0.0
+        _last_output = 0.0  # when the kernel last sent output (monotonic clock)
         # The learner's kernel is killed when a cell outlives its interrupt; the checker's (trusted
         # test code, waiting on the bridge, which interrupts the learner's side itself) is not.
         kill_after_grace = True
@@ -148,6 +149,9 @@ def _client(extra_arguments: list[str]):  # type: ignore[no-untyped-def]
         def _over_budget(self, msg, copies: int = 1) -> bool:  # type: ignore[no-untyped-def]
             """Count a message against the budget (every copy it writes; the budget is never given
             back, so clearing and rewriting counts too); True once it is spent."""
+            import time
+
+            self._last_output = time.monotonic()
             self._spent += copies * len(json.dumps(msg.get("content", {})))
             return self._spent > self.output_limit
 
@@ -180,7 +184,7 @@ def _client(extra_arguments: list[str]):  # type: ignore[no-untyped-def]
             from nbclient.exceptions import DeadKernelError
 
             reply = await super()._async_handle_timeout(timeout, cell)
-            if not self.kill_after_grace:
+            if not self.kill_after_grace or self.interrupt_grace <= 0:  # 0: off (the default)
                 return reply
             # The interrupted cell's own reply (nbclient goes on with the timeout's error reply). An
             # interrupt can be lost by honest code too (Python drops a KeyboardInterrupt raised in an
@@ -193,6 +197,12 @@ def _client(extra_arguments: list[str]):  # type: ignore[no-untyped-def]
                     if attempt == 0:
                         await self._ensure(self.km.interrupt_kernel())
             else:
+                import time
+
+                # A kernel still sending output (a flood past the budget) is busy, not stuck: it is
+                # left to finish as under stock; a silent one that ignores interrupts is stopped.
+                if time.monotonic() - self._last_output < 2:
+                    return reply
                 self.km.kill()
                 if cell is not None:
                     cell.outputs.append(nbformat.v4.new_output(
@@ -430,7 +440,7 @@ def serve_learner(request_fd: int, bridge_fd: int, control_fd: int, settings: di
             _write_files(request["files"], os.getcwd())
             client.timeout = int(request["cell_timeout"])
             client.output_limit = int(request["output_limit"])
-            client.interrupt_grace = float(request.get("interrupt_grace", 3))
+            client.interrupt_grace = float(request.get("interrupt_grace", 0))
             client.nb = nbformat.v4.new_notebook()
             next_count = 1
             while True:
@@ -553,7 +563,7 @@ def serve_checker(request_fd: int, reply_fd: int, bridge_fd: int, control_fd: in
             client.nb = nb
             client.timeout = int(request["cell_timeout"])
             client.output_limit = int(request["output_limit"])
-            client.interrupt_grace = float(request.get("interrupt_grace", 3))
+            client.interrupt_grace = float(request.get("interrupt_grace", 0))
             modules = json.dumps(request.get("modules", {}))
             await client.async_wait_for_reply(await client._ensure(client.kc.execute(
                 USE_MODULES.format(mapping=modules), silent=True, store_history=False)))

@@ -68,13 +68,13 @@ class Limits:
     cpu_seconds: int = 300
     memory_bytes: int = 2 * 1024**3  # each process (RLIMIT_AS), and each side as a whole (cgroup)
     processes: int = 128  # each side's processes and threads (RLIMIT_NPROC, cgroup pids)
-    cpus: float = 1.0  # each side's CPU share, in cores (cgroup CPU quota)
+    cpus: float = 0.0  # each side's CPU share, in cores (cgroup CPU quota); 0: no quota
     inodes: int = 16_384  # files and folders on each tmpfs (the working copy, /tmp)
     file_bytes: int = 64 * 1024**2
     disk_bytes: int = 256 * 1024**2
     output_bytes: int = 4 * 1024**2
     open_files: int = 256
-    interrupt_grace: int = 3  # seconds a cell may ignore the interrupt at its timeout before it is killed
+    interrupt_grace: int = 0  # seconds a cell may ignore the interrupt at its timeout before it is killed; 0: never
     # Refuse to grade where per-execution cgroups cannot be made (False: run without, loudly).
     cgroup_limits: bool = True
     bridge_bytes: int = 64 * 1024**2  # largest value that crosses the bridge in one reply

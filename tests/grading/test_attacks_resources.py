@@ -136,8 +136,7 @@ def _rename_solution_cell(nb: nbformat.NotebookNode) -> None:
 
 def test_a_stopped_kernel_keeps_what_was_scored_before(course: Path) -> None:
     """An exit, SystemExit, a closed output channel or an interrupt-proof loop in the mean cell:
-    the squares tests before it keep their points, the cells after it score 0, and the loop is
-    stopped at its timeout plus the grace instead of holding the slot for every later cell."""
+    the squares tests before it keep their points, the cells after it score 0."""
     _limit(course, 4)
     submit(course, "alice", HONEST)
     for name, code in stoppers().items():
@@ -161,7 +160,6 @@ def test_a_stopped_kernel_keeps_what_was_scored_before(course: Path) -> None:
             assert scores in (POINTS, SQUARES_ONLY), (name, scores)
         else:
             assert scores == SQUARES_ONLY, (name, scores)
-    assert "ignored the interrupt; its kernel was stopped" in _cell_text(course, "hanger")
 
 
 def test_a_host_without_cgroups_refuses_to_grade_unless_told(course: Path) -> None:
