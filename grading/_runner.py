@@ -263,7 +263,16 @@ class ForkedKernel:
     def client(self, **kwargs):  # type: ignore[no-untyped-def]
         from jupyter_client.asynchronous import AsyncKernelClient
 
-        kc = AsyncKernelClient(**kwargs)
+        forked = self
+
+        class ForkedKernelClient(AsyncKernelClient):  # type: ignore[misc]
+            async def is_alive(self) -> bool:
+                # The process, as a kernel manager answers, not the heartbeat: on a loaded machine
+                # (a fork bomb's children, a neighbour's execution) a heartbeat misses its one
+                # second and nbclient would give up a live kernel as dead.
+                return forked._reap()
+
+        kc = ForkedKernelClient(**kwargs)
         kc.load_connection_file(self.connection_file)
         return kc
 
@@ -305,12 +314,51 @@ def close_inherited_fds(keep: tuple[int, ...] = ()) -> None:
                 pass
 
 
+def _cap_kernel_output(limit: int) -> None:
+    """In a kernel: drop its own output once ``limit`` characters have gone out.
+
+    ipykernel buffers stream text without bound until its I/O thread sends it, and queues display
+    messages the same way: a flood fills the kernel's memory and it dies (or its I/O thread does)
+    before the runner, which drops everything past the budget, ever sees it. Text here counts no
+    more than the runner counts for it (its JSON), so the runner always sees the budget spent and
+    says so. Learner code can undo this; it then floods only its own kernel."""
+    import json as _json
+
+    from ipykernel.iostream import OutStream
+    from ipykernel.zmqshell import ZMQDisplayPublisher
+
+    spent = 0
+    write, publish = OutStream.write, ZMQDisplayPublisher.publish
+
+    def capped_write(self, string):  # type: ignore[no-untyped-def]
+        nonlocal spent
+        if isinstance(string, str):
+            if spent > limit:
+                return len(string)
+            spent += len(string)
+        return write(self, string)
+
+    def capped_publish(self, data, *args, **kwargs):  # type: ignore[no-untyped-def]
+        nonlocal spent
+        if spent > limit:
+            return None
+        try:
+            spent += sum(len(v) if isinstance(v, str) else len(_json.dumps(v)) for v in dict(data).values())
+        except Exception:  # noqa: BLE001 - not a mime bundle: ipykernel reports it as it would
+            pass
+        return publish(self, data, *args, **kwargs)
+
+    OutStream.write = capped_write  # type: ignore[method-assign]
+    ZMQDisplayPublisher.publish = capped_publish  # type: ignore[method-assign]
+
+
 def fork_kernel(extra_arguments: list[str], *, keep: tuple[int, ...] = (),
-                setup=None) -> ForkedKernel:  # type: ignore[no-untyped-def]
+                setup=None, output_limit: int = 0) -> ForkedKernel:  # type: ignore[no-untyped-def]
     """Fork an IPython kernel from this process (IPython already imported); return its manager.
 
     ``keep``: descriptors the kernel keeps (its end of the bridge). ``setup``: called in the kernel
     before it starts; returns the user namespace to give it (the checker's) or None.
+    ``output_limit``: the notebook's output budget; past it the kernel drops its output itself.
     """
     from ipykernel import kernelapp
     from jupyter_client.connect import write_connection_file
@@ -338,6 +386,8 @@ def fork_kernel(extra_arguments: list[str], *, keep: tuple[int, ...] = (),
             sys.argv = [kernelapp.__file__, *argv]
             app = kernelapp.IPKernelApp.instance(**({"user_ns": namespace} if namespace is not None else {}))
             app.initialize(argv)
+            if output_limit > 0:
+                _cap_kernel_output(output_limit)
             if namespace is None:
                 # The learner's kernel imports the learner's own modules from its working copy, as a
                 # kernel started with `python -m ipykernel_launcher` there does (its cwd first).
@@ -426,7 +476,7 @@ def serve_learner(request_fd: int, bridge_fd: int, control_fd: int, settings: di
         from nbclient.exceptions import DeadKernelError
 
         extra_arguments = list(settings["extra_arguments"])  # type: ignore[call-overload]
-        kernel = fork_kernel(extra_arguments, keep=(bridge_fd,))
+        kernel = fork_kernel(extra_arguments, keep=(bridge_fd,), output_limit=int(settings.get("output_bytes", 0)))  # type: ignore[call-overload]
         os.close(bridge_fd)  # the kernel's end now; the runner never reads it
         client = _client(extra_arguments)
         client.startup_timeout = int(settings["startup_timeout"])  # type: ignore[call-overload]

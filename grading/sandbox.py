@@ -109,7 +109,7 @@ def runner_settings(limits: Limits) -> str:
     kernel ahead of time). A forked runner reads the same keys from the limits it was forked with."""
     return json.dumps({"extra_arguments": list(limits.extra_arguments),
                        "startup_timeout": limits.startup_timeout, "cell_timeout": limits.cell_timeout,
-                       "bridge_bytes": limits.bridge_bytes})
+                       "bridge_bytes": limits.bridge_bytes, "output_bytes": limits.output_bytes})
 
 
 def _encode_files(files: dict[str, bytes]) -> list[list[str]]:

@@ -290,3 +290,18 @@ def stoppers() -> dict[str, dict[str, str]]:
         # A loop that ignores the interrupt at the cell's timeout.
         "hanger": _mean_then("import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass\n"),
     }
+
+
+def floods() -> dict[str, dict[str, str]]:
+    """Batch F (issue 10): output past the kernel's own memory (1.5 GiB against a 1 GiB limit),
+    down each path ipykernel buffers without bound; then the honest functions. The raw file
+    descriptor, which ipykernel drains a thousand bytes at a time (slow, never piling up), gets
+    64 MiB."""
+    chunk = "chunk = 'F' * (1024 * 1024)\nfor _ in range(1536):\n    "
+    return {
+        "printer": _with(chunk + "print(chunk)\n"),
+        "stderrer": _with("import sys\n" + chunk + "sys.stderr.write(chunk)\n"),
+        "displayer": _with("from IPython.display import display\n" + chunk
+                           + "display({'text/plain': chunk}, raw=True)\n"),
+        "fdwriter": _with("import os\ndata = b'F' * (1024 * 1024)\nfor _ in range(64):\n    os.write(1, data)\n"),
+    }

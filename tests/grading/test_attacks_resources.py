@@ -14,7 +14,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from grading_attacks import KEY_DESCRIPTION, isolation, stoppers
+from grading_attacks import KEY_DESCRIPTION, floods, isolation, stoppers
 from grading_course import (
     ASSIGNMENT, HONEST, NOTEBOOK, POINTS, VENV_BIN, auto_scores, copy_course, grader_env, run_credkit, run_nbgrader,
     submit,
@@ -160,6 +160,24 @@ def test_a_stopped_kernel_keeps_what_was_scored_before(course: Path) -> None:
             assert scores in (POINTS, SQUARES_ONLY), (name, scores)
         else:
             assert scores == SQUARES_ONLY, (name, scores)
+
+
+def test_output_past_the_kernels_own_memory_keeps_the_honest_points(course: Path) -> None:
+    """A flood bigger than the learner's memory limit, down stdout, stderr, display messages and
+    the raw file descriptor: ipykernel would buffer it until its kernel died (stock's kernel has no
+    memory limit: there the flood reaches the grader, test_attacks_outside). Under credkit the
+    kernel drops its own output past the budget, goes on, and the honest functions score."""
+    _limit(course, 60)
+    config = course / "nbgrader_config.py"
+    config.write_text(config.read_text() + "c.SandboxedExecute.memory_bytes = 1024 ** 3\n")
+    for name, code in floods().items():
+        submit(course, name, code)
+    summary = _credkit_summary(course)
+    assert summary["failures"] == [], summary["failures"]
+    for name in floods():
+        assert auto_scores(course, name) == POINTS, (name, auto_scores(course, name))
+        assert "output limit" in _cell_text(course, name), name
+        assert _notebook_size(course, name) < 3 * 1024 * 1024, name
 
 
 def test_a_host_without_cgroups_refuses_to_grade_unless_told(course: Path) -> None:
