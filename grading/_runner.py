@@ -184,7 +184,7 @@ def _client(extra_arguments: list[str]):  # type: ignore[no-untyped-def]
             from nbclient.exceptions import DeadKernelError
 
             reply = await super()._async_handle_timeout(timeout, cell)
-            if not self.kill_after_grace or self.interrupt_grace <= 0:  # 0: off (the default)
+            if not self.kill_after_grace or self.interrupt_grace <= 0:  # 0: never kill
                 return reply
             # The interrupted cell's own reply (nbclient goes on with the timeout's error reply). An
             # interrupt can be lost by honest code too (Python drops a KeyboardInterrupt raised in an

@@ -345,9 +345,9 @@ class SandboxedExecute(NbGraderPreprocessor):
     processes = Integer(128, help="Processes and threads each side may have at once (cgroup pids, RLIMIT_NPROC).").tag(config=True)
     cpus = Float(0.0, help="CPU share of each side, in cores (cgroup CPU quota); 0, the default: no quota.").tag(config=True)
     inodes = Integer(16_384, help="Files and folders on each of the sandbox's tmpfs (working copy, /tmp).").tag(config=True)
-    interrupt_grace = Integer(0, help=(
+    interrupt_grace = Integer(10, help=(
         "Seconds a cell may go on after the interrupt at its timeout before its kernel is killed "
-        "(the cells after it then score 0); 0, the default, never kills.")).tag(config=True)
+        "(the cells after it then score 0); 0: never kill.")).tag(config=True)
     file_bytes = Integer(64 * 1024**2, help="Largest file the learner's code may write (RLIMIT_FSIZE), bytes.").tag(config=True)
     disk_bytes = Integer(256 * 1024**2, help="Size of the private working copy and of /tmp (tmpfs), bytes.").tag(config=True)
     output_bytes = Integer(4 * 1024**2, help="Output kept per notebook while it runs; the rest is dropped.").tag(config=True)

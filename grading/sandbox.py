@@ -74,7 +74,7 @@ class Limits:
     disk_bytes: int = 256 * 1024**2
     output_bytes: int = 4 * 1024**2
     open_files: int = 256
-    interrupt_grace: int = 0  # seconds a cell may ignore the interrupt at its timeout before it is killed; 0: never
+    interrupt_grace: int = 10  # seconds a cell may ignore the interrupt at its timeout before it is killed; 0: never
     # Refuse to grade where per-execution cgroups cannot be made (False: run without, loudly).
     cgroup_limits: bool = True
     bridge_bytes: int = 64 * 1024**2  # largest value that crosses the bridge in one reply

@@ -160,6 +160,8 @@ def test_a_stopped_kernel_keeps_what_was_scored_before(course: Path) -> None:
             assert scores in (POINTS, SQUARES_ONLY), (name, scores)
         else:
             assert scores == SQUARES_ONLY, (name, scores)
+    # The interrupt-proof loop is stopped after its timeout and grace (not left to hold the slot).
+    assert "ignored the interrupt; its kernel was stopped" in _cell_text(course, "hanger")
 
 
 def test_output_past_the_kernels_own_memory_keeps_the_honest_points(course: Path) -> None:
