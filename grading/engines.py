@@ -102,8 +102,10 @@ class DaskEngine:
                     raise GradingError(f"--cluster {cluster}: expected local:N with N a number") from None
                 if n < 1:
                     raise GradingError(f"--cluster {cluster}: N must be at least 1")
+                # Its HTTP server on loopback, on a free port (None still means 8787: a second
+                # cluster on the machine would warn and move).
                 self._cluster = LocalCluster(
-                    n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                    n_workers=n, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0",
                     silence_logs=40,
                 )
                 self._client = Client(self._cluster)

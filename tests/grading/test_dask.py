@@ -21,7 +21,7 @@ def test_a_worker_that_cannot_build_the_sandbox_refuses_and_runs_nothing(course:
     """A Dask worker without bubblewrap (here: no bwrap on its PATH) must refuse, not run bare."""
     marker = tmp_path / "learner-code-ran"
     submit(course, "alice", HONEST, extra_cells=[f"open({str(marker)!r}, 'w').write('ran')"])
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0",
                       env={"PATH": "/nonexistent-credkit"}) as cluster:
         proc = run_credkit(course, "--cluster", cluster.scheduler_address, "--json")
     summary = json.loads(proc.stdout)
