@@ -11,6 +11,7 @@ connections); only the compiled statements are reused.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -52,7 +53,13 @@ def shared_gradebook_engines() -> Iterator[None]:
         return engines[key]
 
     try:
-        with swapped(nbgrader.api, "create_engine", create_engine):
+        with swapped(nbgrader.api, "create_engine", create_engine), warnings.catch_warnings():
+            # nbgrader 0.9.6 under SQLAlchemy 2 builds a submission's rows before it adds them to
+            # its session, and the autoflush in between warns three times per submission that
+            # the cascade "will not proceed": harmless (nbgrader adds them itself next), and
+            # pages of it buried the batch's own lines.
+            warnings.filterwarnings("ignore", message=r"Object of type <\w+> not in session",
+                                    category=sqlalchemy.exc.SAWarning)
             yield
     finally:
         for engine in engines.values():

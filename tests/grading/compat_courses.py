@@ -211,6 +211,7 @@ def credkit_grade(course: Path, assignment: str) -> dict:
             failures = proc.stdout
         tail = [line for line in proc.stderr.splitlines() if "SAWarning" not in line and not line.startswith("  ")]
         raise AssertionError(f"credkit grade failed ({proc.returncode}): {failures}\n" + "\n".join(tail[-30:]))
+    assert "SAWarning" not in proc.stderr, proc.stderr[-2000:]  # nbgrader's harmless cascade warnings, folded
     return json.loads(proc.stdout)
 
 
