@@ -29,7 +29,7 @@ import sqlalchemy
 from nbgrader.converters import Autograde
 from nbgrader.converters.base import NbGraderException
 from nbgrader.utils import rmtree
-from traitlets import List, Type
+from traitlets import List, Type, validate
 
 from kit.errors import GradingError
 
@@ -129,12 +129,17 @@ class PrefetchBroker:
 class CredkitAutograde(Autograde):
     """nbgrader's Autograde with the execute step in the credkit sandbox."""
 
-    # Not configurable: nbgrader_config.py cannot put the unsandboxed Execute back, nor let a
-    # deleted test cell keep an earlier grade.
-    autograde_preprocessors = List(sandboxed_preprocessors()).tag(config=False)
+    # The course's own list, with its execute step always the sandbox's (see the validator):
+    # nbgrader_config.py cannot put the unsandboxed Execute back. Not configurable: a deleted
+    # test cell cannot keep an earlier grade.
+    autograde_preprocessors = List(sandboxed_preprocessors()).tag(config=True)
     sanitize_preprocessors = List(sanitize_preprocessors()).tag(config=False)
     # Not configurable either: the prefetch hands its sanitize passes to this exporter.
     exporter_class = Type(SanitizeOnceExporter, klass=SanitizeOnceExporter).tag(config=False)
+
+    @validate("autograde_preprocessors")
+    def _execute_in_the_sandbox(self, proposal: Any) -> list[type]:
+        return sandboxed_preprocessors(list(proposal["value"]))
 
     def __init__(self, *, engine: Engine, progress: Callable[[SubmissionResult], None] | None = None,
                  force: bool = False, **kwargs: Any) -> None:

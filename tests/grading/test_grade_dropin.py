@@ -139,3 +139,46 @@ def test_a_manifest_changed_since_release_still_gets_a_summary(tmp_path: Path) -
     assert "graded 1, failed 0" in proc.stdout  # the grades are written and said so
     errors = [line for line in proc.stderr.splitlines() if line.startswith("credkit: error:")]
     assert len(errors) == 1 and "changed since it was released" in errors[0], proc.stderr
+
+
+# A course's own preprocessor list: nbgrader's, plus one of the instructor's after SaveAutoGrades.
+OWN_PREPROCESSORS = """
+from nbgrader.converters import Autograde
+from nbgrader.preprocessors import NbGraderPreprocessor
+
+class StampGraded(NbGraderPreprocessor):
+    def preprocess(self, nb, resources):
+        nb.metadata["course_stamp"] = "graded"
+        return nb, resources
+
+c.Autograde.autograde_preprocessors = Autograde.class_traits()["autograde_preprocessors"].default() + [StampGraded]
+"""
+
+
+def test_the_courses_own_preprocessors_run_with_the_execute_step_sandboxed(tmp_path: Path) -> None:
+    from grading.provenance import ProvenanceStore, provenance_path
+
+    config = "c.Execute.timeout = 8\n" + OWN_PREPROCESSORS
+    stock, ours = _course(tmp_path / "stock", config), _course(tmp_path / "credkit", config)
+    graded = _run(stock, "nbgrader", "autograde", ASSIGNMENT)
+    assert graded.returncode == 0, graded.stderr[-2000:]
+    proc = _run(ours, "credkit", "grade", ASSIGNMENT, "--no-progress")
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-2000:]
+    assert "not recognized" not in proc.stderr, proc.stderr  # was: the course's list ignored, with that warning
+    assert _scores(stock) == _scores(ours) == {"test_slow": 1.0, "test_quick": 1.0}
+    for course in (stock, ours):  # the instructor's preprocessor ran under both
+        nb = nbformat.read(course / "autograded" / "ada" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+        assert nb.metadata.get("course_stamp") == "graded", course
+    with ProvenanceStore(provenance_path(f"sqlite:///{ours / 'gradebook.db'}", str(ours))) as store:
+        [row] = store.notebooks(ASSIGNMENT, "ada")
+    assert row.sandboxed
+
+    # A list without an execute step would score the outputs the learner submitted: refused.
+    no_execute = _course(tmp_path / "no-execute", "from nbgrader.preprocessors import SaveAutoGrades\n"
+                         "c.Autograde.autograde_preprocessors = [SaveAutoGrades]\n")
+    proc = _run(no_execute, "credkit", "grade", ASSIGNMENT, "--no-progress")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "credkit: error: nbgrader_config.py: c.Autograde.autograde_preprocessors has no execute step; "
+        "credkit grades only notebooks it ran in its sandbox")
+    assert not list((no_execute / "autograded").rglob("*.ipynb"))
