@@ -11,7 +11,7 @@ from typing import Any
 
 from kit.errors import CanonicalizationError
 
-__all__ = ["VC_V2", "OB_V3", "OB_EXTENSIONS", "EXAMPLES_V2", "BUNDLED", "document_loader", "load_context"]
+__all__ = ["VC_V2", "OB_V3", "OB_EXTENSIONS", "EXAMPLES_V2", "BUNDLED", "ADDED_TERMS", "document_loader", "load_context"]
 
 VC_V2 = "https://www.w3.org/ns/credentials/v2"
 EXAMPLES_V2 = "https://www.w3.org/ns/credentials/examples/v2"
@@ -32,6 +32,25 @@ BUNDLED: dict[str, tuple[str, str]] = {
     ),
 }
 
+# URL -> (file, sha256) of term definitions the publisher added in place to the context at that URL
+# after our copy was taken. The upstream file stays byte-for-byte as published; these top-level terms
+# are merged into its "@context" at load (verifier/src/verify.js does the same). 1EdTech added
+# ``endorsementJwt`` to context-3.0.3.json in 2026; its IRI is the vocabulary's (ob_v3p0/vocab.ttl).
+ADDED_TERMS: dict[str, tuple[str, str]] = {
+    OB_V3: (
+        "ob-v3p0-context-3.0.3-added-terms.json",
+        "cc28a5665700cb175c063bb32032657e67c4cd81fb171bf0c8e91e425082d73c",
+    ),
+}
+
+
+def _read_pinned(filename: str, digest: str) -> dict[str, Any]:
+    data = resources.files("kit.data").joinpath("contexts", filename).read_bytes()
+    if hashlib.sha256(data).hexdigest() != digest:
+        raise CanonicalizationError(f"bundled context {filename} does not match its pinned sha256")
+    parsed: dict[str, Any] = json.loads(data)
+    return parsed
+
 
 @cache
 def load_context(url: str) -> dict[str, Any]:
@@ -42,10 +61,14 @@ def load_context(url: str) -> dict[str, Any]:
         raise CanonicalizationError(
             f"context {url!r} is not bundled with credkit (contexts are never fetched)"
         ) from None
-    data = resources.files("kit.data").joinpath("contexts", filename).read_bytes()
-    if hashlib.sha256(data).hexdigest() != digest:
-        raise CanonicalizationError(f"bundled context {filename} does not match its pinned sha256")
-    parsed: dict[str, Any] = json.loads(data)
+    parsed = _read_pinned(filename, digest)
+    if url in ADDED_TERMS:
+        added = _read_pinned(*ADDED_TERMS[url])["@context"]
+        terms = parsed["@context"]
+        already = sorted(set(added) & set(terms))
+        if already:  # a newer upstream copy defines them itself: drop them from the added terms
+            raise CanonicalizationError(f"bundled context {filename} already defines {', '.join(already)}")
+        terms.update(added)
     return parsed
 
 

@@ -77,3 +77,36 @@ def private_copy(key_file: Path, folder: Path) -> Path:
     shutil.copyfile(key_file, target)
     os.chmod(target, 0o600)
     return target
+
+
+def _endorsement_jws() -> str:
+    """A real EdDSA compact JWS (VC-JWT) of an EndorsementCredential, signed with a fixed test seed."""
+    import base64
+    import json
+
+    import nacl.signing
+
+    def b64url(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+    signer = nacl.signing.SigningKey(bytes(range(32)))
+    header = {"alg": "EdDSA", "typ": "JWT", "kid": "did:example:endorser#key-1"}
+    payload = {
+        "iss": "did:example:endorser",
+        "jti": "urn:uuid:1d6f3d2e-7a52-4c8e-9b0b-2f1d8a1e6b01",
+        "nbf": 1767225600,
+        "sub": "https://credkit.example.edu/credentials/pandas-wrangling",
+        "vc": {
+            "@context": ["https://www.w3.org/ns/credentials/v2", "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"],
+            "type": ["VerifiableCredential", "EndorsementCredential"],
+            "issuer": {"id": "did:example:endorser", "type": ["Profile"], "name": "Example Industry Council"},
+            "credentialSubject": {"id": "https://credkit.example.edu/credentials/pandas-wrangling", "type": ["EndorsementSubject"],
+                                  "endorsementComment": "Matches what our members expect of a junior data analyst."},
+        },
+    }
+    signing_input = f"{b64url(json.dumps(header, separators=(',', ':')).encode())}.{b64url(json.dumps(payload, separators=(',', ':')).encode())}"
+    return f"{signing_input}.{b64url(signer.sign(signing_input.encode('ascii')).signature)}"
+
+
+# An endorsement in the VC-JWT form (OB 3.0 ``endorsementJwt``), as another issuer's badge may carry it.
+ENDORSEMENT_JWS = _endorsement_jws()

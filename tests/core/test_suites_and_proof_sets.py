@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from kit import contexts
+from kit.canonical import canonicalize_rdfc
 from kit.credentials import IssuerProfile, build_credential
 from kit.errors import CredkitError
 from kit.issuance import CredentialIssuer
@@ -16,7 +18,7 @@ from kit.keys import IssuerKey
 from kit.ledger import Ledger
 from kit.proofs import sign
 from kit.verify import verify_credential
-from tests.helpers import SAMPLE_ISSUER_ARGS, assert_one_line_error, run_credkit, sample_award
+from tests.helpers import ENDORSEMENT_JWS, SAMPLE_ISSUER_ARGS, assert_one_line_error, run_credkit, sample_award
 
 ISSUER = IssuerProfile(**SAMPLE_ISSUER_ARGS)  # type: ignore[arg-type]
 W3C_UNSIGNED = Path(__file__).resolve().parents[1] / "data" / "vectors" / "vc-di-eddsa" / "unsigned.json"
@@ -103,3 +105,68 @@ def test_a_proof_set_without_a_valid_issuer_proof_fails() -> None:
     foreign = [{"type": "Ed25519Signature2020", "proofValue": "z1"}, {"type": "DataIntegrityProof", "cryptosuite": "ecdsa-rdfc-2019"}]
     report = verify_credential({**unsigned, "proof": foreign})
     assert not report.verified and "none of the 2 proofs uses a suite credkit accepts" in report.check("proof").message  # type: ignore[union-attr]
+
+
+ENDORSEMENT_JWT_IRI = "https://purl.imsglobal.org/spec/vc/ob/vocab.html#endorsementJwt"
+
+
+def _with_endorsement_jwt(unsigned: dict[str, Any], jws: str = ENDORSEMENT_JWS) -> dict[str, Any]:
+    """``endorsementJwt`` on the credential, its Achievement and its issuer Profile, as OB 3.0 allows."""
+    document = copy.deepcopy(unsigned)
+    document["endorsementJwt"] = [jws]
+    document["credentialSubject"]["achievement"]["endorsementJwt"] = [jws]
+    document["issuer"]["endorsementJwt"] = [jws]
+    return document
+
+
+def test_a_third_party_badge_with_endorsement_jwt_verifies_and_the_jws_is_signed(tmp_path: Path) -> None:
+    """``endorsementJwt`` was added to the published OB 3.0 context after our bundled copy was taken.
+
+    credkit merges the term in (kit/data/contexts/ob-v3p0-context-3.0.3-added-terms.json) with the
+    IRI of 1EdTech's vocabulary. The published definition could not be read offline: if its IRI
+    differed, a third party's credential using the term would fail credkit's signature check.
+    """
+    key = IssuerKey.generate()
+    unsigned = _with_endorsement_jwt(_unsigned(key))
+    # the JWS strings are under the signature: one statement each for credential, achievement, issuer
+    nquads = canonicalize_rdfc(unsigned)
+    signed_lines = [line for line in nquads.splitlines() if f'<{ENDORSEMENT_JWT_IRI}> "{ENDORSEMENT_JWS}" .' in line]
+    assert len(signed_lines) == 3, nquads
+    assert any(line.startswith(f"<{unsigned['credentialSubject']['achievement']['id']}> ") for line in signed_lines)
+    assert any(line.startswith(f"<{unsigned['id']}> ") for line in signed_lines)
+    assert any(line.startswith(f"<{key.did}> ") for line in signed_lines)
+
+    signed = sign(unsigned, key)  # as another issuer's library would
+    path = tmp_path / "endorsed.json"
+    path.write_text(json.dumps(signed))
+    result = run_credkit("verify", str(path))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    # a changed endorsement (another signature byte) no longer matches the issuer's proof
+    header, payload, signature = ENDORSEMENT_JWS.split(".")
+    changed = f"{header}.{payload}.{('B' if signature[0] == 'A' else 'A') + signature[1:]}"
+    tampered = copy.deepcopy(signed)
+    tampered["credentialSubject"]["achievement"]["endorsementJwt"] = [changed]
+    path.write_text(json.dumps(tampered))
+    result = run_credkit("verify", str(path))
+    assert result.returncode != 0, result.stdout
+    line = next(line for line in result.stdout.splitlines() if line.split()[:1] == ["signature"])
+    assert "signature does not match" in line, result.stdout
+
+
+def test_the_added_terms_are_pinned_and_the_upstream_context_is_kept_as_published(monkeypatch: pytest.MonkeyPatch) -> None:
+    upstream, _ = contexts.BUNDLED[contexts.OB_V3]
+    added, _ = contexts.ADDED_TERMS[contexts.OB_V3]
+    upstream_terms = json.loads((Path(contexts.__file__).parent / "data" / "contexts" / upstream).read_bytes())["@context"]
+    assert "endorsementJwt" not in upstream_terms and "jti" not in upstream_terms
+    merged = contexts.load_context(contexts.OB_V3)["@context"]
+    assert merged["endorsementJwt"]["@id"] == ENDORSEMENT_JWT_IRI and "jti" not in merged
+    assert {k: v for k, v in merged.items() if k != "endorsementJwt"} == upstream_terms
+    monkeypatch.setitem(contexts.ADDED_TERMS, contexts.OB_V3, (added, "0" * 64))
+    contexts.load_context.cache_clear()
+    try:
+        with pytest.raises(CredkitError, match=f"bundled context {added} does not match its pinned sha256"):
+            contexts.load_context(contexts.OB_V3)
+    finally:
+        monkeypatch.undo()
+        contexts.load_context.cache_clear()

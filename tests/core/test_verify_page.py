@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import shutil
+from importlib import resources
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,10 +20,11 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
+from kit.credentials import IssuerProfile, build_credential
 from kit.keys import IssuerKey
 from kit.proofs import sign
 from tests.didweb_site import Course, Site, course, site  # noqa: F401 - fixtures
-from tests.helpers import run_credkit
+from tests.helpers import ENDORSEMENT_JWS, SAMPLE_ISSUER_ARGS, run_credkit, sample_award
 from tests.verify_page_driver import CHROMIUM, CHROMIUM_ARGS, VerifyPage
 
 @pytest.fixture(autouse=True)
@@ -189,3 +191,29 @@ def test_an_untrusted_certificate_is_could_not_be_checked(course: Course, site: 
         [result] = page.check(course.ids[1])
         assert result["verdict"] == "unchecked", result
         assert result["checks"]["proof"] == "could-not-check"
+
+
+def test_a_badge_carrying_endorsement_jwt_is_checked(tmp_path: Path) -> None:
+    """``endorsementJwt``, added to the published OB 3.0 context after our copy, is defined on the page too.
+
+    The page merges kit/data/contexts/ob-v3p0-context-3.0.3-added-terms.json into its OB context, as
+    kit/contexts.py does. The published definition could not be read offline: if its IRI differed, a
+    third party's credential using the term would fail the page's signature check.
+    """
+    key = IssuerKey.generate()
+    unsigned = build_credential(sample_award(), IssuerProfile(**SAMPLE_ISSUER_ARGS), key.did)  # type: ignore[arg-type]
+    unsigned["endorsementJwt"] = [ENDORSEMENT_JWS]
+    unsigned["credentialSubject"]["achievement"]["endorsementJwt"] = [ENDORSEMENT_JWS]
+    signed = sign(unsigned, key)
+    header, payload, signature = ENDORSEMENT_JWS.split(".")
+    tampered = copy.deepcopy(signed)
+    tampered["credentialSubject"]["achievement"]["endorsementJwt"] = [f"{header}.{payload}.{signature[::-1]}"]
+    page_file = Path(resources.files("kit.data").joinpath("verify.html"))  # type: ignore[arg-type]
+    for browser in _browser(None):
+        tab = browser.new_page()
+        tab.goto(page_file.as_uri())
+        page = VerifyPage(tab)
+        [genuine, changed] = page.check(_write(tmp_path, "endorsed.json", signed), _write(tmp_path, "changed.json", tampered), online=False)
+        assert genuine["verdict"] == "unbound" and genuine["checks"]["proof"] == "passed", genuine
+        assert "identity not bound to any domain" in genuine["issuer"], genuine
+        assert changed["verdict"] == "invalid" and "signature does not match" in changed["reason"], changed

@@ -13,12 +13,17 @@ import * as Ed25519Multikey from '@digitalbazaar/ed25519-multikey';
 import {checkStatus} from '@digitalbazaar/vc-bitstring-status-list';
 import multikeyContext from '@digitalbazaar/multikey-context';
 import vcV2 from '../../kit/data/contexts/credentials-v2.jsonld';
-import obV3 from '../../kit/data/contexts/ob-v3p0-context-3.0.3.json';
+import obV3Published from '../../kit/data/contexts/ob-v3p0-context-3.0.3.json';
+import obV3Added from '../../kit/data/contexts/ob-v3p0-context-3.0.3-added-terms.json';
 import obExtensions from '../../kit/data/contexts/ob-v3p0-extensions.json';
 
 export const CLOCK_SKEW_MS = 5 * 60 * 1000;
 const OB_NAMESPACE = 'https://purl.imsglobal.org/ob/v3p0';
 const PNG_KEYWORD = 'openbadgecredential';
+
+// Terms 1EdTech added in place to the published context after our copy was taken (endorsementJwt),
+// merged in as kit/contexts.py merges them.
+const obV3 = {...obV3Published, '@context': {...obV3Published['@context'], ...obV3Added['@context']}};
 
 const CONTEXTS = new Map([
   ['https://www.w3.org/ns/credentials/v2', vcV2],
