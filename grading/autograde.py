@@ -35,12 +35,13 @@ from kit.errors import GradingError
 
 from .engines import Engine
 from .execute import BatchContext, Executed, SandboxedExecute, register_batch, unregister_batch
-from .gradebook import shared_gradebook_engines
+from .gradebook import new_gradebooks_stamped_in_process, shared_gradebook_engines
 from .hook import sandboxed_preprocessors, sanitize_preprocessors
 from .provenance import ProvenanceStore, provenance_path
 from .sandbox import Job, Limits
 from .sanitize import SanitizeOnceExporter
 from .schema_cache import schemas_checked_once
+from .submitted_files import LeftOut
 
 __all__ = ["CredkitAutograde", "BatchResult", "SubmissionResult", "FAULT_ENV"]
 
@@ -158,7 +159,8 @@ class CredkitAutograde(Autograde):
         # not have (an AttributeError traceback): make it the submission's one-line failure instead.
         self.coursedir.fail = _submission_problem  # type: ignore[attr-defined]
         self._left_out: tuple[str, ...] = ()
-        register_batch(self._batch_key, BatchContext(self.broker, self.coursedir, dict(self.exclude_overwriting)))
+        register_batch(self._batch_key, BatchContext(self.broker, self.coursedir, dict(self.exclude_overwriting),
+                                                     self._note_left_out))
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -265,6 +267,12 @@ class CredkitAutograde(Autograde):
         for item in left_out:
             self.log.warning("%s/%s: left out of autograded/: %s", student_id, assignment_id, item)
 
+    def _note_left_out(self, assignment: str, student: str, left_out: list[LeftOut]) -> None:
+        """Files the notebook wrote while graded that were not kept: named in the summary."""
+        self._left_out += tuple(str(item) for item in left_out)
+        for item in left_out:
+            self.log.warning("%s/%s: left out of autograded/: %s", student, assignment, item)
+
     @staticmethod
     def _fault(stage: str, student: str) -> None:
         if os.environ.get(FAULT_ENV) == f"{stage}:{student}":
@@ -273,7 +281,7 @@ class CredkitAutograde(Autograde):
     # -- the batch ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        with shared_gradebook_engines(), schemas_checked_once():
+        with shared_gradebook_engines(), new_gradebooks_stamped_in_process(), schemas_checked_once():
             super().start()
 
     def init_notebooks(self) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import sys
 from contextlib import nullcontext
 from typing import Any
@@ -40,8 +39,6 @@ def run_grade(
         raise GradingError(f"{course_dir}: no such course directory")
     if not os.path.exists(os.path.join(course_dir, "nbgrader_config.py")):
         raise GradingError(f"{course_dir}: not an nbgrader course (no nbgrader_config.py)")
-    if shutil.which("alembic") is None:  # nbgrader's Gradebook runs `alembic` from PATH
-        os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
     os.chdir(course_dir)  # nbgrader reads its config and course root from the working directory
 
     argv = [assignment, "--student", student, f"--log-level={'INFO' if verbose else 'WARN'}", *nbgrader_args]

@@ -7,6 +7,11 @@ submission: the largest part of the trusted coordinator's cost. Inside :func:`sh
 those Gradebooks share one engine per URL. The SQL, the database and the transactions are the same
 (each Gradebook keeps its own session, and its ``close`` still disposes of the pool's idle
 connections); only the compiled statements are reused.
+
+A Gradebook that creates a new database stamps it with nbgrader's alembic head, which
+``nbgrader.api.get_alembic_version`` finds by running ``alembic heads`` in a second Python (about
+2.5 s, and only with the venv's bin folder on PATH). Inside :func:`new_gradebooks_stamped_in_process`
+the same head is read from the same migration scripts in process.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from .swap import swapped
 
 from kit.errors import GradingError
 
-__all__ = ["shared_gradebook_engines", "gradebook_errors"]
+__all__ = ["shared_gradebook_engines", "gradebook_errors", "new_gradebooks_stamped_in_process"]
 
 
 @contextmanager
@@ -64,3 +69,25 @@ def shared_gradebook_engines() -> Iterator[None]:
     finally:
         for engine in engines.values():
             engine.dispose()
+
+
+def _alembic_head() -> str:
+    """nbgrader's alembic head, as ``alembic heads`` prints it for ``nbgrader.dbutil.ALEMBIC_DIR``."""
+    import nbgrader.dbutil
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory(nbgrader.dbutil.ALEMBIC_DIR).get_current_head()
+    if head is None:  # no migration scripts: nbgrader's own install is broken
+        raise GradingError(f"{nbgrader.dbutil.ALEMBIC_DIR}: nbgrader's gradebook migrations are missing; reinstall nbgrader")
+    return head
+
+
+@contextmanager
+def new_gradebooks_stamped_in_process() -> Iterator[None]:
+    """Make a ``Gradebook`` that creates a new database stamp it without running ``alembic``.
+
+    Only for credkit's own commands (release, the grading coordinator): it patches ``nbgrader.api``
+    for the process, so stock nbgrader run elsewhere is untouched.
+    """
+    with swapped(nbgrader.api, "get_alembic_version", _alembic_head):
+        yield

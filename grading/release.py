@@ -6,10 +6,7 @@ import contextlib
 import hashlib
 import json
 import logging
-import os
 import re
-import shutil
-import sys
 from decimal import Decimal
 from pathlib import Path
 from collections.abc import Sequence
@@ -63,7 +60,8 @@ def _generate_assignment(course: Path, assignment: str, overrides: Any) -> None:
     from nbgrader.apps.generateassignmentapp import GenerateAssignment
     from nbgrader.coursedir import CourseDirectory
 
-    _alembic_on_path()
+    from .gradebook import new_gradebooks_stamped_in_process
+
     config = _course_config(course, overrides)
     coursedir = CourseDirectory(config=config)
     coursedir.assignment_id = assignment
@@ -75,7 +73,8 @@ def _generate_assignment(course: Path, assignment: str, overrides: Any) -> None:
     app.log.propagate = False
     app.log.setLevel(logging.ERROR)
     try:
-        with contextlib.chdir(course):  # relative paths in the config (a header notebook) as nbgrader reads them
+        # relative paths in the config (a header notebook) as nbgrader reads them
+        with contextlib.chdir(course), new_gradebooks_stamped_in_process():
             app.start()
     except Exception as exc:  # nbgrader raises NbGraderException and RuntimeError from preprocessors
         why = errors.reason() or str(exc)
@@ -97,14 +96,6 @@ class _ErrorLines(logging.Handler):
     def reason(self) -> str:
         tb_last = [ln for ln in self.lines if not ln.startswith((" ", "Traceback", "There was", "Please see"))]
         return tb_last[-1] if tb_last else ""
-
-
-def _alembic_on_path() -> None:
-    # nbgrader's Gradebook runs the `alembic` script from PATH; a venv used without activation
-    # (.venv/bin/credkit) does not have it there, so add the running interpreter's bin folder.
-    bindir = os.path.dirname(sys.executable)
-    if shutil.which("alembic") is None and os.path.exists(os.path.join(bindir, "alembic")):
-        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
 
 
 def skill_map(assessment: Assessment, released: dict[str, GradedCell]) -> dict[str, Any]:
@@ -205,10 +196,12 @@ def _warn_without_email(course: Path, overrides: Any) -> None:
     """Before anything is issued: say which learners the gradebook has no e-mail for."""
     from nbgrader.coursedir import CourseDirectory
 
+    from .gradebook import new_gradebooks_stamped_in_process
     from .issuing import warn_learners_without_email
 
     coursedir = CourseDirectory(config=_course_config(course, overrides))
-    warn_learners_without_email(coursedir.db_url, coursedir.course_id)
+    with new_gradebooks_stamped_in_process():  # no gradebook yet with GenerateAssignment.no_database
+        warn_learners_without_email(coursedir.db_url, coursedir.course_id)
 
 
 def _copies(course: Path, assessment: Assessment, source: Path) -> dict[str, bytes]:

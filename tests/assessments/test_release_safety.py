@@ -8,9 +8,11 @@ bytes land in ``release/``, readable by learners), then refused by ``credkit val
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -162,3 +164,26 @@ def test_an_assessment_in_the_courses_source_folder_is_released_in_place(tmp_pat
     assert {k: after.get(k) for k in before} == before
     assert (course / "release" / "stats" / "stats.ipynb").exists()
     assert (course / "release" / "stats" / "credkit-skills.json").exists()
+
+
+def test_a_released_courses_gradebook_is_stamped_as_nbgrader_stamps_it(
+        tmp_path: Path, assessment: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # credkit reads nbgrader's alembic head in process instead of running `alembic heads`; the
+    # release runs without the venv's bin folder on PATH, where that script would not be found.
+    course = tmp_path / "course"
+    released = subprocess.run([str(BIN / "credkit"), "release", str(assessment), "--course", str(course)],
+                              cwd=tmp_path, env=dict(os.environ, PATH="/usr/bin:/bin"),
+                              capture_output=True, text=True, timeout=300)
+    assert released.returncode == 0, released.stderr
+    with contextlib.closing(sqlite3.connect(course / "gradebook.db")) as db:
+        stamped = db.execute("SELECT version_num FROM alembic_version").fetchall()
+
+    from nbgrader.api import get_alembic_version
+
+    monkeypatch.setenv("PATH", env()["PATH"])  # nbgrader's own runs `alembic heads` from PATH
+    assert stamped == [(get_alembic_version(),)]
+
+    upgrade = subprocess.run([str(BIN / "nbgrader"), "db", "upgrade"], cwd=course, env=env(),
+                             capture_output=True, text=True, timeout=300)
+    assert upgrade.returncode == 0, upgrade.stderr
+    assert "Upgrading" in upgrade.stderr and "Running upgrade" not in upgrade.stderr + upgrade.stdout, upgrade.stderr
