@@ -9,8 +9,8 @@ those Gradebooks share one engine per URL. The SQL, the database and the transac
 connections); only the compiled statements are reused.
 
 A Gradebook that creates a new database stamps it with nbgrader's alembic head, which
-``nbgrader.api.get_alembic_version`` finds by running ``alembic heads`` in a second Python (about
-2.5 s, and only with the venv's bin folder on PATH). Inside :func:`new_gradebooks_stamped_in_process`
+``nbgrader.api.get_alembic_version`` finds by running ``alembic heads`` in a second Python (1.4 s
+here, and only with the venv's bin folder on PATH). Inside :func:`new_gradebooks_stamped_in_process`
 the same head is read from the same migration scripts in process.
 """
 
