@@ -114,6 +114,7 @@ def _award_for(rule: CredentialRule, assessment: Assessment, scores: dict[str, S
         skills=tuple(skills),
         valid_from=now,
         valid_until=now + timedelta(days=rule.validity_days) if rule.validity_days else None,
+        # no evidence id: nothing per learner is published (privacy), and an OB 3.0 Evidence id is a URL
         evidence=(Evidence(name=f"{assessment.title}: {'graded' if by_hand else 'autograded'} submission",
                            description=f"nbgrader assessment '{assessment.id}': {how}; the learner's code "
                                        "executed in credkit's sandbox; scores read from the course gradebook",
@@ -203,8 +204,13 @@ def stack_awards(
         for stack in stacks:
             if not all(component in achievements for component in stack.components):
                 continue
+            # OB 3.0: an Evidence id is the URL of a page presenting the evidence. A component's is its
+            # achievement's page (credkit publish writes one at every https achievement id); the
+            # learner's own component credential, never published, is named in the narrative.
             evidence = tuple(
-                Evidence(name=achievements[c][1], id=achievements[c][0], description="Component micro-credential", genre="Credential")
+                Evidence(name=achievements[c][1], id=c if c.startswith(("https://", "http://")) else None,
+                         description="Component micro-credential", narrative=f"Earned as the credential {achievements[c][0]}.",
+                         genre="Credential")
                 for c in stack.components
             )
             award = Award(

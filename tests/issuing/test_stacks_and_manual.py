@@ -12,8 +12,11 @@ import nbformat
 from nbformat.v4 import new_markdown_cell
 from nbgrader.api import Gradebook
 
+from grading.awards import stack_awards
 from grading.config import load_course_config
+from grading.manifest import StackRule
 from grading.scaffold import new_assessment
+from kit.credentials import Recipient
 from kit.keys import IssuerKey, save_key
 from tests.assessments.course import BIN, env
 from tests.helpers import run_credkit
@@ -99,9 +102,32 @@ def test_manual_grading_releases_a_held_award_and_a_stack_completes_across_asses
     issued = {i["credential"]: i for i in third["issued"]}
     assert set(issued) == {"https://example.edu/achievements/a2/summary-statistics", STACK_ID}
     stack = json.loads(Path(issued[STACK_ID]["file"]).read_text())
-    evidence = {e["id"] for e in stack["evidence"]}
-    assert evidence == {second["issued"][0]["id"], issued["https://example.edu/achievements/a2/summary-statistics"]["id"]}
+    # OB 3.0: an Evidence id is the URL of a page presenting it. Each component's is the component's
+    # achievement page (credkit publish writes one at every achievement id); its narrative names the
+    # learner's own component credential, of which nothing per learner is published.
+    components = {
+        "https://example.edu/achievements/a1/summary-statistics": second["issued"][0]["id"],
+        "https://example.edu/achievements/a2/summary-statistics": issued["https://example.edu/achievements/a2/summary-statistics"]["id"],
+    }
+    assert sorted(e["id"] for e in stack["evidence"]) == sorted(components)
+    for item in stack["evidence"]:
+        assert item["narrative"] == f"Earned as the credential {components[item['id']]}.", item
+    wallet = load_course_config(course).wallet_root / "ada"
+    for document in (json.loads(p.read_text()) for p in wallet.glob("*.json")):
+        assert document["evidence"] and all(not e.get("id", "").startswith("urn:") for e in document["evidence"]), document["evidence"]
+        if document["id"] != stack["id"]:  # a micro-credential's assessment evidence: no id at all (privacy)
+            assert all("id" not in e for e in document["evidence"]), document["evidence"]
     assert stack["credentialSubject"]["achievement"]["achievementType"] == "Certificate"
     assert _issue(course)["issued"] == []
-    wallet = load_course_config(course).wallet_root / "ada"
     assert len(list(wallet.glob("*.json"))) == 3
+
+
+def test_a_stack_over_a_urn_achievement_gives_that_component_no_evidence_id(tmp_path: Path) -> None:
+    """An Evidence id is a URL; a component whose achievement id is a urn: has no page, so no evidence id."""
+    url, urn = "https://example.edu/achievements/a1/summary-statistics", "urn:example:achievements:a2"
+    stack = StackRule(key="both", id=STACK_ID, name="Both", description="Both.", components=(url, urn), criteria="Holds both.")
+    held = {"ada": {url: ("urn:uuid:00000000-0000-4000-8000-000000000001", "One"), urn: ("urn:uuid:00000000-0000-4000-8000-000000000002", "Two")}}
+    [request] = stack_awards("stats", [stack], held, {"ada": Recipient("ada@example.edu")}, tmp_path)
+    evidence = [e.to_json() for e in request.award.evidence]
+    assert [e.get("id") for e in evidence] == [url, None]
+    assert [e["narrative"] for e in evidence] == [f"Earned as the credential {held['ada'][c][0]}." for c in (url, urn)]
