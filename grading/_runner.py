@@ -10,10 +10,12 @@ request:
 - the checker gets the sanitized notebook and the released files and runs the cells in order:
   each autograded test cell in its own kernel, whose namespace fetches the notebook's globals from
   the learner's kernel through the data-only bridge (``_bridge.py``); every other code cell it
-  sends, over the control channel, to the learner's side. It writes the one reply: the notebook.
+  sends, over the control channel, to the learner's side. After the last cell it asks the learner's
+  side which files the run created or changed (within the written budget) and writes the one
+  reply: the notebook and those files.
 - the learner gets the working copy, then runs what the checker asks: a learner cell, or a
-  bridge session during which its kernel answers the checker's requests. It never receives a test
-  cell, visible or hidden.
+  bridge session during which its kernel answers the checker's requests, and at the end lists
+  the files written. It never receives a test cell, visible or hidden.
 
 Nothing the learner's side returns is trusted; the coordinator keeps only outputs, and test-cell
 outputs come only from the checker. One pair executes one notebook, then it is torn down.
@@ -61,6 +63,75 @@ def _write_files(files: list[list[str]], root: str) -> None:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "wb") as fh:
             fh.write(base64.b64decode(b64))
+
+
+def _given(files: list[list[str]]) -> dict[str, tuple[int, str]]:
+    """relative path → (size, sha256) of the files a side was given, to tell what its run changed."""
+    import hashlib
+
+    given = {}
+    for rel, b64 in files:
+        data = base64.b64decode(b64)
+        given[os.path.normpath(rel)] = (len(data), hashlib.sha256(data).hexdigest())
+    return given
+
+
+def _written_files(root: str, given: dict[str, tuple[int, str]], budget: int, most: int):  # type: ignore[no-untyped-def]
+    """The regular files under ``root`` that the run created or changed, within ``budget`` bytes
+    and ``most`` files, as [[relative path, base64]], and [[relative path, why]] for those left out.
+
+    Never through a link, never opening a FIFO or a device (O_NOFOLLOW | O_NONBLOCK, then fstat);
+    folders in sorted order, so what fits the budget is the same from run to run. The same no-links
+    walk as the grader's submitted_files.read_files (this file cannot import the package).
+    """
+    import hashlib
+    import stat
+
+    written: list[list[str]] = []
+    left_out: list[list[str]] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames.sort()
+        if "__pycache__" in dirnames:  # the kernel's bytecode of imported files: never kept, not worth the budget
+            dirnames.remove("__pycache__")
+        for d in [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
+            dirnames.remove(d)
+            left_out.append([os.path.relpath(os.path.join(dirpath, d), root), "a symbolic link"])
+        for name in sorted(filenames):
+            path = os.path.join(dirpath, name)
+            rel = os.path.relpath(path, root)
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            except OSError:
+                left_out.append([rel, "a symbolic link" if os.path.islink(path) else "unreadable"])
+                continue
+            try:
+                info = os.fstat(fd)
+                if not stat.S_ISREG(info.st_mode):
+                    left_out.append([rel, "not a regular file"])
+                    continue
+                was = given.get(rel)
+                if was is not None and info.st_size == was[0]:
+                    # as large as it was given: read it whole to tell whether it changed, whatever the budget
+                    with os.fdopen(os.dup(fd), "rb") as fh:
+                        data = fh.read(was[0] + 1)
+                    if hashlib.sha256(data).hexdigest() == was[1]:
+                        continue
+                elif info.st_size > budget:
+                    left_out.append([rel, "past the budget for written files"])
+                    continue
+                else:
+                    with os.fdopen(os.dup(fd), "rb") as fh:
+                        data = fh.read(budget + 1)
+            finally:
+                os.close(fd)
+            if len(data) > budget:
+                left_out.append([rel, "past the budget for written files"])
+            elif len(written) >= most:
+                left_out.append([rel, f"past the {most} written files kept"])
+            else:
+                budget -= len(data)
+                written.append([rel, base64.b64encode(data).decode()])
+    return written, left_out
 
 
 def _read_all(fd: int) -> bytes:
@@ -488,14 +559,23 @@ def serve_learner(request_fd: int, bridge_fd: int, control_fd: int, settings: di
             await client.async_start_new_kernel_client()
             request = json.loads(_read_all(request_fd))
             _write_files(request["files"], os.getcwd())
+            given = _given(request["files"])
             client.timeout = int(request["cell_timeout"])
             client.output_limit = int(request["output_limit"])
             client.interrupt_grace = float(request.get("interrupt_grace", 0))
+            del request  # the working copy's bytes, not needed again
             client.nb = nbformat.v4.new_notebook()
             next_count = 1
+            dead = False  # the kernel died: no more cells, but the files it wrote are still asked for
             while True:
                 message = await read()
                 if not isinstance(message, dict):
+                    return
+                if message.get("op") == "files":
+                    written, left_out = _written_files(os.getcwd(), given, int(message["bytes"]), int(message["most"]))
+                    await write({"op": "files", "files": written, "left_out": left_out})
+                    return
+                if dead:
                     return
                 if message.get("op") == "run":
                     index, count = int(message["index"]), int(message["count"])
@@ -509,13 +589,17 @@ def serve_learner(request_fd: int, bridge_fd: int, control_fd: int, settings: di
                         await client.async_execute_cell(cell, index, execution_count=count)
                     except DeadKernelError:
                         await write({"op": "ran", "outputs": cell.get("outputs", []), "dead": True})
-                        return
+                        kernel.kill()
+                        dead = True
+                        continue
                     next_count = count + 1
                     await write({"op": "ran", "outputs": cell.outputs})
                 elif message.get("op") == "serve":
                     if not await _serve_bridge(client, kernel, read, bridge_fd):
                         await write({"op": "served", "dead": True})
-                        return
+                        kernel.kill()
+                        dead = True
+                        continue
                     await write({"op": "served"})
                 else:
                     return
@@ -572,7 +656,8 @@ def serve_checker(request_fd: int, reply_fd: int, bridge_fd: int, control_fd: in
                   settings: dict[str, object]) -> None:
     """The checker's side: start the checker's kernel (its namespace asks the learner's kernel for
     the notebook's globals through the bridge), read the notebook, and run it in order — learner
-    cells on the learner's side, autograded test cells here. Write one reply: the notebook."""
+    cells on the learner's side, autograded test cells here. Write one reply: the notebook, and the
+    files the learner's run wrote."""
     import asyncio
 
     reply: dict[str, object]
@@ -669,10 +754,19 @@ def serve_checker(request_fd: int, reply_fd: int, bridge_fd: int, control_fd: in
                     if answer.get("dead"):
                         learner_gone = "the learner's kernel died"
                         cell.outputs.append(_error_output("DeadKernelError", "Kernel died"))
-            return nb
+            budget, most = int(request.get("written_bytes", 0)), int(request.get("written_files", 0))
+            written: list[list[str]] = []
+            left_out: list[list[str]] = []
+            if budget > 0 and most > 0 and await _tell(write, {"op": "files", "bytes": budget, "most": most}):
+                answer = await _answer(read, "files", cell_timeout + 30)
+                if answer is None:
+                    left_out = [[".", "the learner's side did not say which files its run wrote"]]
+                else:
+                    written, left_out = _checked_files(answer, budget, most)
+            return nb, written, left_out
 
-        nb = asyncio.run(main())
-        reply = {"ok": True, "notebook": nbformat.writes(nb)}
+        nb, written, left_out = asyncio.run(main())
+        reply = {"ok": True, "notebook": nbformat.writes(nb), "written": written, "left_out": left_out}
     except BaseException as exc:  # the reply says why; the coordinator decides
         reply = {"ok": False, "reason": f"{type(exc).__name__}: {exc}"[:2000]}
     finally:
@@ -704,6 +798,35 @@ async def _answer(read, op: str, timeout: float):  # type: ignore[no-untyped-def
     except (asyncio.TimeoutError, ValueError, OSError):
         return None
     return answer if isinstance(answer, dict) and answer.get("op") == op else None
+
+
+LEFT_OUT_NAMED = 100  # as sandbox.LEFT_OUT_NAMED: the reply names at most these, then how many more
+
+
+def _checked_files(answer, budget: int, most: int):  # type: ignore[no-untyped-def]
+    """The learner's side's written files, held to the same bounds it was asked to keep: relative,
+    normalized paths inside the working copy, at most ``budget`` bytes and ``most`` files. A report
+    that breaks them is dropped whole (the learner's side is not trusted)."""
+    files, named = answer.get("files"), answer.get("left_out")
+    try:
+        written, total = [], 0
+        for rel, b64 in files:
+            if not isinstance(rel, str):
+                raise TypeError(rel)
+            parts = rel.split("/")
+            if (not isinstance(b64, str) or not rel or "\0" in rel or rel.startswith("/")
+                    or os.path.normpath(rel) != rel or ".." in parts or "." in parts):
+                raise ValueError(rel)
+            total += len(base64.b64decode(b64, validate=True))
+            written.append([rel, b64])
+        if total > budget or len(written) > most or len({rel for rel, _ in written}) != len(written):
+            raise ValueError("over the bounds")
+        left_out = [[str(rel)[:300], str(why)[:200]] for rel, why in named]
+    except (TypeError, ValueError):
+        return [], [[".", "the learner's side sent a malformed list of written files; none was kept"]]
+    if len(left_out) > LEFT_OUT_NAMED:
+        left_out = [*left_out[:LEFT_OUT_NAMED], ["…", f"and {len(left_out) - LEFT_OUT_NAMED} more files left out"]]
+    return written, left_out
 
 
 def _valid_outputs(outputs):  # type: ignore[no-untyped-def]

@@ -1,6 +1,7 @@
 """Where the execute step runs: a local pool of sandbox slots, or Dask distributed workers.
 
-An engine receives notebook text and the working copy's bytes and returns executed notebook text.
+An engine receives notebook text and the working copy's bytes and returns executed notebook text
+and the files the run wrote.
 It never sees the gradebook, the key or the ledger. On a Dask worker the sandbox is set up on the
 worker itself; a worker that cannot set it up refuses (raises SandboxError) rather than run
 learner code unsandboxed.
@@ -8,6 +9,7 @@ learner code unsandboxed.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -16,7 +18,7 @@ from typing import Any, Protocol
 from kit.errors import GradingError
 
 from .execute import Executed, UnsafeNoSandboxBroker
-from .sandbox import Job, Limits, Sandbox, WarmPool
+from .sandbox import Job, Limits, Reply, Sandbox, WarmPool
 
 __all__ = ["Engine", "LocalEngine", "DaskEngine", "make_engine", "remote_execute"]
 
@@ -46,10 +48,9 @@ class LocalEngine:
         t0 = time.monotonic()
         if self._unsafe is not None:
             done = self._unsafe.execute(("", "", ""), job, limits)
-            return Executed(done.notebook, False, done.engine, time.monotonic() - t0)
+            return dataclasses.replace(done, seconds=time.monotonic() - t0)
         assert self._warm is not None
-        text = self._warm.execute(job, limits)
-        return Executed(text, True, self.name, time.monotonic() - t0)
+        return Executed.of(self._warm.execute(job, limits), True, self.name, time.monotonic() - t0)
 
     def submit(self, job: Job, limits: Limits) -> Future[Executed]:
         return self._pool.submit(self._run, job, limits)
@@ -62,8 +63,9 @@ class LocalEngine:
             self._sandbox.close()
 
 
-def remote_execute(job: Job, limits: dict[str, Any]) -> tuple[str, str, float]:
-    """Runs on a Dask worker: execute in that worker's sandbox. Returns (notebook text, worker address).
+def remote_execute(job: Job, limits: dict[str, Any]) -> tuple[Reply, str, float]:
+    """Runs on a Dask worker: execute in that worker's sandbox. Returns (what it executed and wrote,
+    worker address, seconds).
 
     Raises SandboxError when the worker cannot set up the sandbox: it never runs learner code bare.
     """
@@ -73,9 +75,9 @@ def remote_execute(job: Job, limits: dict[str, Any]) -> tuple[str, str, float]:
     t0 = time.monotonic()
     if _WORKER_POOL is None:
         _WORKER_POOL = WarmPool(Sandbox.create(), standby=1)
-    text = _WORKER_POOL.execute(job, Limits(**{**limits, "extra_arguments": tuple(limits["extra_arguments"]),
+    reply = _WORKER_POOL.execute(job, Limits(**{**limits, "extra_arguments": tuple(limits["extra_arguments"]),
                                                "preload": tuple(limits["preload"])}))
-    return text, get_worker().address, time.monotonic() - t0
+    return reply, get_worker().address, time.monotonic() - t0
 
 
 _WORKER_POOL: WarmPool | None = None  # one per Dask worker process
@@ -126,12 +128,12 @@ class DaskEngine:
 
         def done(f: Any) -> None:
             try:
-                text, address, seconds = f.result()
+                reply, address, seconds = f.result()
             except BaseException as exc:  # the worker's error travels to the coordinator
                 result.set_exception(exc)
                 return
             self.worker_addresses.add(address)
-            result.set_result(Executed(text, True, f"dask:{address}", seconds))
+            result.set_result(Executed.of(reply, True, f"dask:{address}", seconds))
 
         dask_future.add_done_callback(done)
         return result

@@ -24,8 +24,8 @@ import logging
 import os
 import stat
 import tempfile
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -40,9 +40,10 @@ from traitlets import Bool, Float, Integer, List, Unicode
 
 from .learner_state import learner_state_uses
 from .provenance import ProvenanceStore, provenance_path
-from .sandbox import (ExecutionFailed, Job, Limits, Sandbox, UnsafePair, WarmPool, _exchange, _kill, parse_reply,
+from .sandbox import (ExecutionFailed, Job, Limits, Reply, Sandbox, UnsafePair, WarmPool, _exchange, _kill, parse_reply,
                       reply_cap, runner_requests)
-from .submitted_files import LeftOut, is_listed, read_files, released_names, startup_reason
+from .submitted_files import (STARTUP_IGNORE, LeftOut, is_listed, keep_written, read_files, released_names,
+                              startup_reason)
 
 __all__ = [
     "SandboxedExecute",
@@ -75,6 +76,12 @@ class Executed:
     sandboxed: bool
     engine: str
     seconds: float = 0.0  # wall time of the execution on its worker
+    written: dict[str, bytes] = field(default_factory=dict)  # files the run created or changed (untrusted)
+    left_out: tuple[tuple[str, str], ...] = ()  # written files the sandbox did not return, with why
+
+    @classmethod
+    def of(cls, reply: Reply, sandboxed: bool, engine: str, seconds: float = 0.0) -> Executed:
+        return cls(reply.notebook, sandboxed, engine, seconds, reply.written, reply.left_out)
 
 
 class Broker(Protocol):
@@ -102,8 +109,7 @@ class DirectBroker:
         return cls._shared
 
     def execute(self, key: tuple[str, str, str], job: Job, limits: Limits) -> Executed:
-        text = self._pool.execute(job, limits)
-        return Executed(text, True, "local")
+        return Executed.of(self._pool.execute(job, limits), True, "local")
 
 
 class UnsafeNoSandboxBroker:
@@ -126,7 +132,7 @@ class UnsafeNoSandboxBroker:
                 _kill(pair)
         if why:
             raise ExecutionFailed(why)
-        return Executed(parse_reply(out, pair.returncode), False, "unsafe-no-sandbox")
+        return Executed.of(parse_reply(out, pair.returncode), False, "unsafe-no-sandbox")
 
 
 def _gather(coursedir: CourseDirectory, assignment: str, student: str, exclude_overwriting: list[str],
@@ -315,6 +321,8 @@ class BatchContext:
     broker: Broker
     coursedir: CourseDirectory
     exclude_overwriting: dict[str, list[str]]
+    # (assessment, learner, files) for written files left out of autograded/, for the summary
+    note_left_out: Callable[[str, str, list[LeftOut]], None] | None = None
 
 
 _BATCHES: dict[str, BatchContext] = {}
@@ -351,6 +359,9 @@ class SandboxedExecute(NbGraderPreprocessor):
     file_bytes = Integer(64 * 1024**2, help="Largest file the learner's code may write (RLIMIT_FSIZE), bytes.").tag(config=True)
     disk_bytes = Integer(256 * 1024**2, help="Size of the private working copy and of /tmp (tmpfs), bytes.").tag(config=True)
     output_bytes = Integer(4 * 1024**2, help="Output kept per notebook while it runs; the rest is dropped.").tag(config=True)
+    written_bytes = Integer(4 * 1024**2, help=(
+        "Files a notebook creates or changes while graded that are kept in autograded/, bytes in all "
+        "(at most 32 MiB); files past it are left out and named in the summary.")).tag(config=True)
     notebook_bytes = Integer(NOTEBOOK_BYTES, help=(
         "Largest submitted notebook file, bytes. Checked before the grader reads it: a larger one fails "
         "that submission as too large (parsing a notebook takes many times its size in memory)."
@@ -379,7 +390,8 @@ class SandboxedExecute(NbGraderPreprocessor):
             cell_timeout=cell_timeout, startup_timeout=self.startup_timeout,
             total_timeout=self.total_timeout, cpu_seconds=self.cpu_seconds,
             memory_bytes=self.memory_bytes, processes=self.processes, file_bytes=self.file_bytes,
-            disk_bytes=self.disk_bytes, output_bytes=self.output_bytes, cpus=self.cpus, inodes=self.inodes,
+            disk_bytes=self.disk_bytes, output_bytes=self.output_bytes, written_bytes=self.written_bytes,
+            cpus=self.cpus, inodes=self.inodes,
             interrupt_grace=self.interrupt_grace, cgroup_limits=not self.unsafe_no_cgroup_limits,
             extra_arguments=tuple(self.extra_arguments), preload=tuple(self.preload),
         )
@@ -405,7 +417,27 @@ class SandboxedExecute(NbGraderPreprocessor):
             (info["assignment"], info["student"], info["notebook"]), job, limits)
         credkit["sandboxed"] = executed.sandboxed
         credkit["engine"] = executed.engine
-        return merge_outputs(nb, executed.notebook), resources
+        merged = merge_outputs(nb, executed.notebook)
+        left_out = keep_written_files(coursedir, info["assignment"], info["student"], executed)
+        if left_out and batch is not None and batch.note_left_out is not None:
+            batch.note_left_out(info["assignment"], info["student"], left_out)
+        else:
+            for item in left_out:
+                self.log.warning("%s/%s: left out of autograded/: %s", info["student"], info["assignment"], item)
+        return merged, resources
+
+
+def keep_written_files(coursedir: CourseDirectory, assignment: str, student: str, executed: Executed) -> list[LeftOut]:
+    """Put the files a notebook's run wrote into its ``autograded/`` folder, as stock nbgrader's run
+    in that folder would leave them, by submitted_files.keep_written's rules; those left out."""
+    if not executed.written and not executed.left_out:
+        return []
+    dest = Path(coursedir.format_path(coursedir.autograded_directory, student, assignment))
+    release = coursedir.format_path(coursedir.release_directory, ".", assignment)
+    # the course's own ignore globs are skipped quietly; those the hook adds for start-up files are reported
+    quiet = [p for p in coursedir.ignore if p not in STARTUP_IGNORE] + ["__pycache__", "*.pyc"]
+    released = released_names(coursedir.root, assignment, release, list(coursedir.ignore))
+    return keep_written(dest, executed.written, released=released, patterns=quiet, left_out=executed.left_out)
 
 
 class RecordProvenance(NbGraderPreprocessor):

@@ -44,7 +44,7 @@ from kit.errors import SandboxError
 
 from .cgroups import ServerCgroups
 
-__all__ = ["Job", "Limits", "Sandbox", "WarmPool", "ExecutionFailed", "Launched", "Execution", "ForkServer", "UnsafePair",
+__all__ = ["Job", "Limits", "Reply", "Sandbox", "WarmPool", "ExecutionFailed", "Launched", "Execution", "ForkServer", "UnsafePair",
            "SLOT_USER_PREFIX", "CHECKER_USER_PREFIX"]
 
 SLOT_USER_PREFIX = "credkit-slot"
@@ -73,6 +73,7 @@ class Limits:
     file_bytes: int = 64 * 1024**2
     disk_bytes: int = 256 * 1024**2
     output_bytes: int = 4 * 1024**2
+    written_bytes: int = 4 * 1024**2  # files the notebook writes that reach autograded/, in all
     open_files: int = 256
     interrupt_grace: int = 10  # seconds a cell may ignore the interrupt at its timeout before it is killed; 0: never
     # Refuse to grade where per-execution cgroups cannot be made (False: run without, loudly).
@@ -136,12 +137,31 @@ def runner_requests(job: Job, limits: Limits) -> tuple[bytes, bytes]:
         "output_limit": limits.output_bytes,
         "interrupt_grace": limits.interrupt_grace,
         "bridge_bytes": limits.bridge_bytes,
+        "written_bytes": written_budget(limits),
+        "written_files": WRITTEN_FILES,
     }).encode()
     return learner, checker
 
 
-def parse_reply(out: bytes, returncode: int | None) -> str:
-    """The executed notebook text from the runner's reply, or ExecutionFailed saying why not."""
+WRITTEN_FILES = 1_000  # most files a notebook's run may add to autograded/
+WRITTEN_BYTES_MAX = 32 * 1024**2  # they travel base64-encoded in one control frame of FRAME_LIMIT (64 MiB)
+LEFT_OUT_NAMED = 100  # written files left out that a reply names one by one
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What an execution returns: the executed notebook text, the files its run created or changed
+    in the working copy (relative path → bytes, within the written budget) and the written files
+    left out, each (relative path, why). Nothing in it is trusted: the grader checks every path
+    again before writing (submitted_files.keep_written)."""
+
+    notebook: str
+    written: dict[str, bytes] = field(default_factory=dict)
+    left_out: tuple[tuple[str, str], ...] = ()
+
+
+def parse_reply(out: bytes, returncode: int | None) -> Reply:
+    """The executed notebook and written files from the runner's reply, or ExecutionFailed saying why not."""
     try:
         reply = json.loads(out)
     except ValueError:
@@ -152,12 +172,29 @@ def parse_reply(out: bytes, returncode: int | None) -> str:
     if not isinstance(reply, dict) or not reply.get("ok") or not isinstance(reply.get("notebook"), str):
         reason = reply.get("reason") if isinstance(reply, dict) else None
         raise ExecutionFailed(f"execution failed in the sandbox: {str(reason)[:300]}")
-    return reply["notebook"]
+    written: dict[str, bytes] = {}
+    left_out: list[tuple[str, str]] = []
+    try:
+        for rel, b64 in reply.get("written", []):
+            if not isinstance(rel, str) or not isinstance(b64, str) or rel in written:
+                raise ValueError(rel)
+            written[rel] = base64.b64decode(b64, validate=True)
+        for rel, why in reply.get("left_out", [])[:LEFT_OUT_NAMED + 1]:
+            left_out.append((str(rel)[:300], str(why)[:300]))
+    except (TypeError, ValueError):  # a malformed list (binascii.Error is a ValueError)
+        written, left_out = {}, [(".", "the sandbox's list of written files was malformed; none was kept")]
+    return Reply(reply["notebook"], written, tuple(left_out))
 
 
 def reply_cap(request: bytes, limits: Limits) -> int:
-    # The reply holds the notebook plus at most both sides' output budgets (JSON-escaped, so doubled).
-    return 2 * len(request) + 8 * limits.output_bytes + 1024**2
+    # The reply holds the notebook plus at most both sides' output budgets (JSON-escaped, so doubled),
+    # and the written files (base64: 4/3 of their size) with the names of those left out.
+    return 2 * len(request) + 8 * limits.output_bytes + 2 * written_budget(limits) + 2 * 1024**2
+
+
+def written_budget(limits: Limits) -> int:
+    """Bytes of written files one execution may return (the setting, at most WRITTEN_BYTES_MAX)."""
+    return max(0, min(limits.written_bytes, WRITTEN_BYTES_MAX))
 
 
 class Launched:
@@ -361,8 +398,8 @@ class Sandbox:
         if server is not None:
             server.close()
 
-    def run(self, launched: Launched, job: Job) -> str:
-        """Send the job to a launched sandbox pair and return the executed notebook text.
+    def run(self, launched: Launched, job: Job) -> Reply:
+        """Send the job to a launched sandbox pair and return what it executed and wrote.
 
         The sandbox is always torn down afterwards. Raises ExecutionFailed when the execution broke
         a limit or did not produce a notebook.
@@ -377,7 +414,7 @@ class Sandbox:
             raise ExecutionFailed(why)
         return parse_reply(out, launched.proc.returncode)
 
-    def execute(self, job: Job, limits: Limits) -> str:
+    def execute(self, job: Job, limits: Limits) -> Reply:
         """Execute a job (a sanitized notebook and its files) in a fresh sandbox, started cold."""
         return self.run(self.launch(limits), job)
 
@@ -396,7 +433,7 @@ class Sandbox:
         )
         nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-        out = nbformat.reads(self.execute(Job(nbformat.writes(nb), {}), Limits(cell_timeout=20)), as_version=4)
+        out = nbformat.reads(self.execute(Job(nbformat.writes(nb), {}), Limits(cell_timeout=20)).notebook, as_version=4)
         text = "".join(o.get("text", "") for o in out.cells[0].outputs if o.output_type == "stream")
         seen: dict[str, object] = json.loads(text)
         if seen["uid"] == 0 or seen["net"]:
@@ -697,7 +734,7 @@ class WarmPool:
             with self._lock:
                 self._ready.append(launched)
 
-    def execute(self, job: Job, limits: Limits) -> str:
+    def execute(self, job: Job, limits: Limits) -> Reply:
         launched = self._take(limits)
         self._refill(limits)
         return self.sandbox.run(launched, job)

@@ -40,7 +40,7 @@ from kit.errors import ManifestError
 
 from .sandbox import ExecutionFailed
 
-__all__ = ["STARTUP_IGNORE", "LeftOut", "read_files", "startup_reason", "released_names", "is_listed"]
+__all__ = ["STARTUP_IGNORE", "LeftOut", "read_files", "keep_written", "startup_reason", "released_names", "is_listed"]
 
 _STARTUP_DIRS = frozenset({".ipython", ".jupyter", ".local", ".config", "__pycache__"})
 _CONFIG_FILES = ("*.pth", "nbgrader_config.py", "ipython_*config.py", "jupyter_*config.py", "jupyter_*config.json")
@@ -57,7 +57,12 @@ class LeftOut:
     why: str
 
     def __str__(self) -> str:
-        return f"{self.path} ({self.why})"
+        # a learner names the files: control characters (terminal escapes) never reach the grader's terminal
+        return f"{_printable(self.path)} ({_printable(self.why)})"
+
+
+def _printable(text: str) -> str:
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
 
 
 @functools.lru_cache(maxsize=1)
@@ -194,3 +199,70 @@ def _released_names(course_root: str, assignment: str, release_folder: str, patt
         names += [os.path.relpath(os.path.join(dirpath, f), release_folder) for f in filenames
                   if not _ignored(f, list(patterns)) and not f.endswith(".ipynb")]
     return tuple(sorted(names))
+
+
+def keep_written(dest: Path, written: dict[str, bytes], *, released: tuple[str, ...], patterns: list[str],
+                 left_out: tuple[tuple[str, str], ...] = ()) -> list[LeftOut]:
+    """Write the files a notebook's run created or changed into its ``autograded/`` folder ``dest``,
+    by the rules submitted files follow; return those left out (with the sandbox's own ``left_out``),
+    each marked as written while graded.
+
+    Never a start-up file (:func:`startup_reason`), never a notebook, never over a file the
+    instructor released or nbgrader's ``timestamp.txt``, never through a link or where a folder on
+    the way is a file. ``patterns`` (the course's ignore globs, e.g. ``__pycache__``) are skipped
+    quietly, as nbgrader skips them. Each file is written whole under a temporary name, then
+    renamed. Nothing here trusts the sandbox: every path is checked again.
+    """
+    kept_out = [LeftOut(rel, f"written while graded; {why}") for rel, why in left_out]
+    root = os.path.realpath(dest)
+    for relative, data in sorted(written.items()):
+        parts = relative.split("/")
+        why = None
+        if any(_ignored(part, patterns) for part in parts):
+            continue
+        if (not relative or "\0" in relative or os.path.isabs(relative)
+                or os.path.normpath(relative) != relative or ".." in parts):
+            why = "not a path inside the working copy"
+        elif relative.endswith(".ipynb"):
+            why = "a notebook; only the graded notebooks go to autograded/"
+        elif is_listed(relative, released):
+            why = "would replace a file the instructor released"
+        elif relative == "timestamp.txt":
+            why = "would replace nbgrader's timestamp.txt"
+        else:
+            why = startup_reason(relative) or _write_inside(root, parts, data)
+        if why:
+            kept_out.append(LeftOut(relative, f"written while graded; {why}"))
+    return kept_out
+
+
+def _write_inside(root: str, parts: list[str], data: bytes) -> str | None:
+    """Write ``data`` at ``root/parts…`` without following a link; why not, or None when written."""
+    import tempfile
+
+    folder = root
+    for name in parts[:-1]:
+        folder = os.path.join(folder, name)
+        try:
+            info = os.lstat(folder)
+        except FileNotFoundError:
+            os.mkdir(folder, 0o755)
+            continue
+        if not stat.S_ISDIR(info.st_mode):
+            return "a folder on its path is a link or a file"
+    target = os.path.join(folder, parts[-1])
+    try:
+        if not stat.S_ISREG(os.lstat(target).st_mode):
+            return "would replace a link or a folder"
+    except FileNotFoundError:
+        pass
+    fd, temporary = tempfile.mkstemp(prefix=".credkit-", dir=folder)  # O_EXCL: a name of its own
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            os.fchmod(fh.fileno(), 0o644)
+        os.replace(temporary, target)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+    return None

@@ -56,7 +56,7 @@ def write_atomic(path: str | os.PathLike[str], data: bytes | str, *, mode: int =
     target = Path(path)
     payload = data.encode("utf-8") if isinstance(data, str) else data
     try:
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name[:200]}.", suffix=".tmp")  # NAME_MAX: 255
     except OSError as exc:
         raise WriteFailed(target, exc) from None
     try:

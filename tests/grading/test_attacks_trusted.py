@@ -299,3 +299,116 @@ def test_only_the_manifest_files_reach_the_sandbox(tmp_path: Path) -> None:
     assert sorted(kept) == ["data/readings.csv", "data/review.txt", "mine.txt"]
     assert [item.path for item in left_out] == ["usercustomize.py"]
     assert all(CANARY_SOLUTION.encode() not in data for data in [*files.values(), *kept.values()])
+
+
+# A notebook that writes files while graded (issue 12): honest results, and every kind of file that
+# must not reach autograded/ — Python's start-up files, links, a FIFO, a notebook, a forgery of the
+# instructor's data file and of nbgrader's timestamp, a file past the budget, a name made of a
+# terminal escape.
+WRITER = """import os
+os.makedirs('results', exist_ok=True)
+open('results/summary.csv', 'w').write('n,mean\\n3,2.0\\n')
+open('sitecustomize.py', 'w').write("open('/tmp/PWNED-written-site', 'w')\\n")
+os.makedirs('.ipython/profile_default/startup', exist_ok=True)
+open('.ipython/profile_default/startup/00-run.py', 'w').write("open('/tmp/PWNED-written-ipython', 'w')\\n")
+os.makedirs('sub', exist_ok=True)
+open('sub/json.py', 'w').write("raise SystemExit('shadowed json')\\n")
+os.symlink(KEY, 'key.json')
+os.mkfifo('pipe')
+open('other.ipynb', 'w').write('{}')
+open('data.txt', 'w').write('9 9 9\\n')
+open('timestamp.txt', 'w').write('2099-01-01 00:00:00.000000 UTC')
+open('big.bin', 'wb').write(b'b' * (5 * 1024 * 1024))
+open('\\x1b[31mred.txt', 'w').write('escape')
+print('wrote')
+"""
+WRITTEN_LEFT_OUT = {"sitecustomize.py", ".ipython/profile_default/startup/00-run.py", "sub/json.py", "key.json",
+                    "pipe", "other.ipynb", "data.txt", "timestamp.txt", "big.bin"}
+
+
+def test_files_a_notebook_writes_reach_autograded_by_the_same_rules_as_submitted_ones(
+        course: Path, stock_course: Path) -> None:
+    def batch(where: Path) -> None:
+        submit(where, "alice", HONEST, extra_cells=["import os\nos.makedirs('results', exist_ok=True)\n"
+                                                    "open('results/out.csv', 'w').write('x,y\\n1,1\\n')\n"])
+        key = str(where.parent / "issuer-key.json")
+        submit(where, "writer", HONEST, extra_cells=[f"KEY = {key!r}\n" + WRITER])
+
+    # --- stock nbgrader: the notebook runs in autograded/writer/ps1/, so all of it lands there, and
+    # its forged data file is what the instructor's test reads (it costs the writer test_mean)
+    grader_env(stock_course)
+    batch(stock_course)
+    run_nbgrader(stock_course, "autograde", ASSIGNMENT)
+    stock = stock_course / "autograded" / "writer" / ASSIGNMENT
+    for name in WRITTEN_LEFT_OUT - {"pipe", "key.json"}:
+        assert (stock / name).is_file(), name
+    assert (stock / "key.json").is_symlink() and (stock / "pipe").is_fifo()
+    assert (stock / "data.txt").read_text() == "9 9 9\n"
+    assert (stock / "timestamp.txt").read_text().startswith("2099")
+    assert total_scores(stock_course, "writer") == sum(POINTS.values()) - POINTS["test_mean"]
+
+    # --- credkit grade: exactly the honest files, each other one named in the summary
+    batch(course)
+    proc = run_credkit(course, "--json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    summary = json.loads(proc.stdout)
+    ours = course / "autograded" / "writer" / ASSIGNMENT
+    assert (ours / "results" / "summary.csv").read_text() == "n,mean\n3,2.0\n"
+    assert (ours / "\x1b[31mred.txt").read_text() == "escape"
+    assert (ours / "data.txt").read_text() == "1 2 3\n"  # the instructor's released file
+    assert not (ours / "timestamp.txt").read_text().startswith("2099")
+    for name in WRITTEN_LEFT_OUT - {"data.txt", "timestamp.txt"}:
+        assert not os.path.lexists(ours / name), name
+    assert (course / "autograded" / "alice" / ASSIGNMENT / "results" / "out.csv").read_text() == "x,y\n1,1\n"
+    assert (stock_course / "autograded" / "alice" / ASSIGNMENT / "results" / "out.csv").read_text() == "x,y\n1,1\n"
+    left = {item["learner"]: item["files"] for item in summary["left_out"]}
+    assert sorted(left) == ["writer"], left
+    named = {entry.split(" (")[0]: entry for entry in left["writer"]}
+    assert set(named) == WRITTEN_LEFT_OUT, named
+    assert all("written while graded" in entry for entry in named.values()), named
+    assert "\x1b" not in format_summary(summary)  # a learner's file name never drives the grader's terminal
+    assert total_scores(course, "writer") == sum(POINTS.values())  # the checker read its own data.txt
+    assert total_scores(course, "alice") == total_scores(stock_course, "alice") == sum(POINTS.values())
+    assert not Path("/tmp/PWNED-written-site").exists() and not Path("/tmp/PWNED-written-ipython").exists()
+
+
+def _runner_module():  # type: ignore[no-untyped-def]
+    """grading/_runner.py as the sandbox loads it: a file of its own, not part of the package."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "grading" / "_runner.py"
+    spec = importlib.util.spec_from_file_location("credkit_runner_under_test", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_given_file_larger_than_the_written_budget_is_not_reported_as_written(tmp_path: Path) -> None:
+    import base64
+
+    runner = _runner_module()
+    data = os.urandom(3 * MiB)  # a course's data file, larger than the whole budget for written files
+    (tmp_path / "data.bin").write_bytes(data)
+    (tmp_path / "new.txt").write_text("new")
+    given = runner._given([["data.bin", base64.b64encode(data).decode()]])
+    written, left_out = runner._written_files(str(tmp_path), given, MiB, 1000)
+    assert [rel for rel, _ in written] == ["new.txt"] and left_out == []
+    changed = bytearray(data)
+    changed[MiB + 7] ^= 1  # one bit, in place: the same size, so it is read whole and found changed
+    (tmp_path / "data.bin").write_bytes(bytes(changed))
+    written, left_out = runner._written_files(str(tmp_path), given, MiB, 1000)
+    assert [rel for rel, _ in written] == ["new.txt"]
+    assert left_out == [["data.bin", "past the budget for written files"]]
+
+
+def test_a_written_file_with_the_longest_name_the_file_system_allows_is_kept(tmp_path: Path) -> None:
+    from grading.submitted_files import keep_written
+
+    name = "n" * 251 + ".txt"  # NAME_MAX, 255 bytes
+    dest = tmp_path / "autograded"
+    dest.mkdir()
+    left_out = keep_written(dest, {name: b"long", f"deep/{name}": b"deeper"}, released=(), patterns=[])
+    assert left_out == []
+    assert (dest / name).read_bytes() == b"long" and (dest / "deep" / name).read_bytes() == b"deeper"
+    assert sorted(p.name for p in dest.iterdir()) == sorted(["deep", name])  # no temporary left behind

@@ -75,6 +75,14 @@ def test_nbgrader_docs_course_matches_stock(tmp_path: Path) -> None:
                      "sum_of_squares_uses_squares"):
             assert stock[(learner, "problem1", cell)][0] is not None, (learner, cell)
     assert _differences(stock, ours) == [], "\n".join(_differences(stock, ours))
+    # Files: what each grader left beside the notebooks in autograded/, byte for byte.
+    assert _autograded_files(tmp_path / "stock") == _autograded_files(tmp_path / "credkit")
+
+
+def _autograded_files(course: Path) -> dict[str, bytes]:
+    """Every file of autograded/ but the notebooks, nbgrader's timestamps and bytecode caches."""
+    return {str(p.relative_to(course)): p.read_bytes() for p in sorted((course / "autograded").rglob("*"))
+            if p.is_file() and p.suffix != ".ipynb" and p.name != "timestamp.txt" and "__pycache__" not in p.parts}
 
 
 def test_nbgrader_fixture_course_matches_stock(tmp_path: Path) -> None:
@@ -106,3 +114,7 @@ def test_nbgrader_fixture_course_matches_stock(tmp_path: Path) -> None:
     assert stock[("solution", cc.PROBE, "env_in_test_cell")][0] == 1
 
     assert _differences(stock, ours) == [], "\n".join(_differences(stock, ours))
+    # nbgrader's own side-effects test: what a notebook writes while graded lands in autograded/
+    files = _autograded_files(tmp_path / "credkit")
+    assert files[f"autograded/solution/{cc.FIXTURE_ASSIGNMENT}/side-effect.txt"] == b"a side effect"
+    assert _autograded_files(tmp_path / "stock") == files

@@ -1,4 +1,5 @@
-"""The Dask engine's errors. (Identical grades on both engines, on Dask workers: test_corpus.py.)"""
+"""The Dask engine's errors, and what its workers return besides grades. (Identical grades on both
+engines, on Dask workers: test_corpus.py.)"""
 
 from __future__ import annotations
 
@@ -30,3 +31,18 @@ def test_a_worker_that_cannot_build_the_sandbox_refuses_and_runs_nothing(course:
     assert failure["learner"] == "alice" and "bwrap not found" in failure["reason"]
     assert not marker.exists()
     assert not list((course / "autograded").rglob("*.ipynb"))  # nothing graded, nothing half-written
+
+
+def test_files_a_notebook_writes_on_a_worker_reach_autograded(course: Path) -> None:
+    submit(course, "alice", HONEST, extra_cells=["import os\nos.makedirs('out', exist_ok=True)\n"
+                                                 "open('out/result.txt', 'w').write('from the worker')\n"
+                                                 "open('usercustomize.py', 'w').write('import os')\n"])
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0") as cluster:
+        proc = run_credkit(course, "--cluster", cluster.scheduler_address, "--json")
+    summary = json.loads(proc.stdout)
+    assert proc.returncode == 0 and summary["graded"] == 1, proc.stdout + proc.stderr
+    graded = course / "autograded" / "alice" / "ps1"
+    assert (graded / "out" / "result.txt").read_text() == "from the worker"
+    assert not (graded / "usercustomize.py").exists()
+    [item] = summary["left_out"]
+    assert [entry.split(" (")[0] for entry in item["files"]] == ["usercustomize.py"], item

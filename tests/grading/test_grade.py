@@ -110,11 +110,16 @@ def test_hook_makes_stock_nbgrader_autograde_execute_in_the_sandbox(course: Path
     (course / "nbgrader_config.py").write_text(
         (course / "nbgrader_config.py").read_text()
         + "from grading.hook import sandbox_autograde\nsandbox_autograde(c)\n")
-    submit(course, "alice", HONEST)
+    submit(course, "alice", HONEST, extra_cells=["open('result.txt', 'w').write('mine')"])
     submit(course, "thief", {**HONEST, "squares": HONEST["squares"]
                              + "import os\nprint(dict(os.environ))\n"
+                             + "open('sitecustomize.py', 'w').write('import os')\n"
                              + f"print(open({str(course.parent / 'issuer-key.json')!r}).read())\n"})
     proc = run_nbgrader(course, "autograde", ASSIGNMENT)
+    # files written while graded reach autograded/ under stock nbgrader with the hook too, by the same rules
+    assert (course / "autograded" / "alice" / ASSIGNMENT / "result.txt").read_text() == "mine"
+    assert not (course / "autograded" / "thief" / ASSIGNMENT / "sitecustomize.py").exists()
+    assert "thief/ps1: left out of autograded/: sitecustomize.py (written while graded; " in proc.stdout + proc.stderr
     for canary in (CANARY_ENV, CANARY_KEY):
         assert canary not in all_text(course, proc.stdout, proc.stderr)
     assert "FileNotFoundError" in (course / "autograded" / "thief" / ASSIGNMENT / "problem1.ipynb").read_text()

@@ -11,7 +11,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from grading.sandbox import ExecutionFailed, Job, Limits, Sandbox, WarmPool
+from grading.sandbox import ExecutionFailed, Job, Limits, Reply, Sandbox, WarmPool
 
 
 def _notebook(*sources: str) -> str:
@@ -20,8 +20,8 @@ def _notebook(*sources: str) -> str:
     return nbformat.writes(nb)
 
 
-def _stdout(text: str, cell: int = 0) -> str:
-    nb = nbformat.reads(text, as_version=4)
+def _stdout(reply: Reply, cell: int = 0) -> str:
+    nb = nbformat.reads(reply.notebook, as_version=4)
     return "".join(o.get("text", "") for o in nb.cells[cell].outputs if o.output_type == "stream")
 
 
