@@ -76,6 +76,32 @@ def assert_nothing_half_done(course: Path) -> None:
         assert path.read_text(encoding="utf-8") == record.document, f"{path} is half written"
 
 
+SCORES = {"ada": 2.0, "ben": 1.0, "cai": 2.0, "dee": 0.0}  # what each learner's code scores
+
+
+def assert_graded_once_each(course: Path) -> None:
+    """Gradebook and provenance: each learner's submission graded once, with its score, and written."""
+    from nbgrader.api import Gradebook
+
+    from grading.provenance import ProvenanceStore, provenance_path
+
+    db_url = f"sqlite:///{course / 'gradebook.db'}"
+    settings = load_course_config(course)
+    with Gradebook(db_url, settings.course_id) as gradebook:
+        assert sorted(s.id for s in gradebook.students) == sorted(LEARNERS)
+        assert len(gradebook.find_assignment("tiny").submissions) == len(LEARNERS)
+        for learner, score in SCORES.items():
+            submission = gradebook.find_submission("tiny", learner)
+            assert [nb.name for nb in submission.notebooks] == ["tiny"]
+            assert len(submission.notebooks[0].grades) == 2
+            assert submission.score == score, learner
+    with ProvenanceStore(provenance_path(db_url, str(course))) as store:
+        for learner in LEARNERS:
+            assert store.status("tiny", learner) == ("graded", "")
+            assert len(store.notebooks("tiny", learner)) == 1
+            assert (course / "autograded" / learner / "tiny" / "tiny.ipynb").exists()
+
+
 @pytest.mark.parametrize("fault", ["started:ben", "notebook:ben", "scored:ben", "recorded:ben"])
 def test_a_grading_run_stopped_at_a_step_boundary_is_finished_by_the_next_grade(tmp_path: Path, fault: str) -> None:
     course = _course(tmp_path)
@@ -86,6 +112,9 @@ def test_a_grading_run_stopped_at_a_step_boundary_is_finished_by_the_next_grade(
     assert again.returncode == 0, again.stderr
     summary = json.loads(again.stdout)
     assert_everything_issued_once(course)
+    assert_graded_once_each(course)
+    # ada was kept; ben is graded again unless the stop came after his grading was recorded
+    assert summary["skipped"] == (2 if fault == "recorded:ben" else 1), summary
     # ada was graded before the stop and not again: her credentials are what this run recovered
     assert summary["recovered"]["issued"] >= len(earned(LEARNERS["ada"])), summary
 
@@ -142,32 +171,44 @@ def test_failed_submissions_are_not_called_unsandboxed(tmp_path: Path) -> None:
 
 def test_real_interrupts_and_kills_at_random_moments_lose_nothing_and_duplicate_nothing(tmp_path: Path) -> None:
     """A seeded loop: each run (regrading everyone, then issuing) is stopped by SIGINT, SIGTERM or SIGKILL at a
-    random moment; after every stop nothing is half done, and one final run finishes the work."""
-    course = _course(tmp_path)
+    random moment inside it; after every stop nothing is half done, and one final run finishes the work."""
+    course = _course(tmp_path / "stopped")
+    # How long an uninterrupted run takes here, on a course of its own (so every stop below lands inside a run)
+    measured = _course(tmp_path / "measured")
+    started = time.monotonic()
+    assert _grade(measured, "--force").returncode == 0
+    run_seconds = time.monotonic() - started
     rng = random.Random(20261201)
+    plan = [signal.SIGINT, signal.SIGTERM, signal.SIGKILL] * 3
+    rng.shuffle(plan)
     stops = Counter()
     interrupt_exits = []
-    for _ in range(20):
-        sig = rng.choice([signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
-        delay = rng.uniform(0.5, 9.0)
-        process = subprocess.Popen([str(BIN / "credkit"), "grade", "tiny", "--course-dir", str(course), "--cell-timeout", "5",
-                                    "--workers", "1", "--force"], env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                   start_new_session=True)
-        try:
-            process.wait(timeout=delay)
-        except subprocess.TimeoutExpired:
-            sent = time.monotonic()
-            # Ctrl-C reaches the whole foreground process group; SIGTERM and kill -9 only the credkit process.
-            os.killpg(process.pid, signal.SIGINT) if sig == signal.SIGINT else process.send_signal(sig)
-            process.wait(timeout=30)
-            if sig != signal.SIGKILL:
-                interrupt_exits.append((sig.name, round(time.monotonic() - sent, 2)))
-            stops[sig.name] += 1
-        _, err = process.communicate()
-        assert b"Traceback" not in err, err.decode()
-        _wait_for_orphans(course)
-        assert_nothing_half_done(course)
-    assert min(stops[name] for name in ("SIGINT", "SIGTERM", "SIGKILL")) >= 3, stops
+    for sig in plan:
+        delay = rng.uniform(0.3, 0.9) * run_seconds
+        for _attempt in range(4):  # a run that ends before its moment is no stop: try again sooner
+            process = subprocess.Popen([str(BIN / "credkit"), "grade", "tiny", "--course-dir", str(course), "--cell-timeout", "5",
+                                        "--workers", "1", "--force"], env=env(), stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.PIPE, start_new_session=True)
+            stopped = False
+            try:
+                process.wait(timeout=delay)
+            except subprocess.TimeoutExpired:
+                sent = time.monotonic()
+                # Ctrl-C reaches the whole foreground process group; SIGTERM and kill -9 only the credkit process.
+                os.killpg(process.pid, signal.SIGINT) if sig == signal.SIGINT else process.send_signal(sig)
+                process.wait(timeout=30)
+                if sig != signal.SIGKILL:
+                    interrupt_exits.append((sig.name, round(time.monotonic() - sent, 2)))
+                stops[sig.name] += 1
+                stopped = True
+            _, err = process.communicate()
+            assert b"Traceback" not in err, err.decode()
+            _wait_for_orphans(course)
+            assert_nothing_half_done(course)
+            if stopped:
+                break
+            delay /= 2
+    assert stops == {"SIGINT": 3, "SIGTERM": 3, "SIGKILL": 3}, (stops, run_seconds)
     # Ctrl-C and SIGTERM stop within a few seconds (measured here well under 2 s on an idle machine;
     # the bound leaves room for a loaded CI machine)
     seconds = sorted(t for _, t in interrupt_exits)
