@@ -50,8 +50,7 @@ def _hidden_canary_places(course: Path, assignment: str, *logs: str) -> dict[str
     }
 
 
-def test_attacks_on_the_tests_gain_nothing(course: Path, stock_course: Path, template_course: Path,
-                                           tmp_path: Path) -> None:
+def test_attacks_on_the_tests_gain_nothing(course: Path, stock_course: Path) -> None:
     """Classes 1-7 of issue 9 in one batch of ps1 submissions, each attack also appended to honest work."""
     attackers = ca.attackers()
     honest_ok = ca.honest_with_attack()
@@ -91,12 +90,8 @@ def test_attacks_on_the_tests_gain_nothing(course: Path, stock_course: Path, tem
     assert CANARY_SOLUTION not in everything
     assert CANARY_OTHER not in "\n".join([ca.all_files(course, except_learner="alice"), proc.stdout, proc.stderr])
 
-    # --- the same batch on the Dask engine, from a fresh course: the same scores, graded on its workers
-    on_dask = copy_course(template_course, tmp_path / "dask")
-    _submit_ps1_batch(on_dask)
-    dask_summary = ca.summary(ca.run_credkit_on(on_dask, ASSIGNMENT, "--cluster", "local:2"))
-    assert dask_summary["engine"] == "dask" and dask_summary["dask_workers"], dask_summary
-    assert ca.scores(on_dask, ASSIGNMENT) == got
+    # (The Dask engine runs the same runner in the same sandbox on its workers; the shipped attack
+    # corpus is graded on both engines and compared in test_corpus.py.)
 
 
 def test_resubmission_without_test_cells_keeps_no_earlier_score(course: Path, stock_course: Path) -> None:

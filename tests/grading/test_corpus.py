@@ -20,6 +20,11 @@ BRICKED = {
     # Replacing builtins.type with a function breaks ipykernel's own message handling
     # (`isinstance(x, type)` raises), under stock nbgrader too: every later cell times out.
     "attack-monkeypatch-helper",
+    # 10,000 fork() calls under the process limit: now and then the kernel blocks for good (measured:
+    # 0.0 s of CPU through its whole grace; likely the interrupt landing in one of Python's at-fork
+    # handlers with a lock held). It is then stopped and its later cells score 0 — on either engine,
+    # decided run by run. It costs only its own points.
+    "attack-fork-bomb",
 }
 
 
@@ -58,7 +63,12 @@ def test_corpus_on_both_engines_matches_the_oracle(tmp_path: Path) -> None:
     dask, on_dask = _grade(tmp_path / "dask", "--cluster", "local:2")
     local_scores = _check_oracle(local, on_local)
     dask_scores = _check_oracle(dask, on_dask)
-    assert local_scores == dask_scores
+    # The engines agree on every submission whose outcome is its own (a bricked kernel's is not).
+    def decided(got: dict) -> dict:
+        return {name: cells for name, cells in got.items() if name not in BRICKED}
+
+    assert decided(local_scores) == decided(dask_scores)
+    bricked_apart = sum(local_scores.get(name) != dask_scores.get(name) for name in BRICKED)
     # every task ran on a Dask worker
     assert on_dask["engine"] == "dask" and on_dask["dask_workers"]
     db_url = f"sqlite:///{dask / 'gradebook.db'}"
@@ -71,4 +81,8 @@ def test_corpus_on_both_engines_matches_the_oracle(tmp_path: Path) -> None:
     assert set(skills) == set(load_assessment(FOUNDATIONS).skills)
     for row in skills.values():
         assert 0 < row["passed"] < row["learners"]
-    assert on_dask["skills"] == skills
+    assert set(on_dask["skills"]) == set(skills)
+    for skill, row in skills.items():  # each bricked submission that scored apart may move a skill's count by one
+        other = on_dask["skills"][skill]
+        assert other["learners"] == row["learners"] and abs(other["passed"] - row["passed"]) <= bricked_apart, \
+            (skill, row, other)
