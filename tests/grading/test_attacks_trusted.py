@@ -412,3 +412,49 @@ def test_a_written_file_with_the_longest_name_the_file_system_allows_is_kept(tmp
     assert left_out == []
     assert (dest / name).read_bytes() == b"long" and (dest / "deep" / name).read_bytes() == b"deeper"
     assert sorted(p.name for p in dest.iterdir()) == sorted(["deep", name])  # no temporary left behind
+
+
+def test_a_lying_report_of_written_files_is_dropped_whole_and_the_grader_checks_every_path_again(tmp_path: Path) -> None:
+    """The learner's side runs as the learner: the checker holds its report to the bounds it was given,
+    and the grader, trusting neither, checks each path once more before writing."""
+    import base64
+
+    from grading.submitted_files import keep_written
+
+    runner = _runner_module()
+
+    def report(*files: tuple[str, bytes]) -> dict:
+        return {"op": "files", "files": [[rel, base64.b64encode(data).decode()] for rel, data in files], "left_out": []}
+
+    honest = report(("out/a.txt", b"a"), ("b.txt", b"b"))
+    assert runner._checked_files(honest, 10, 10) == (honest["files"], [])
+    for lie in (report(("../x", b"x")), report(("/etc/x", b"x")), report(("a/../../x", b"x")),
+                report(("./x", b"x")), report(("a//x", b"x")), report(("x\0y", b"x")),
+                report(("big", b"x" * 11)), report(*[(f"f{i}", b"") for i in range(11)]),
+                report(("same", b"1"), ("same", b"2")),
+                {"files": [["x", "not base64!"]], "left_out": []}, {"files": "x"}, {"files": [[1, ""]], "left_out": []}):
+        written, left_out = runner._checked_files(lie, 10, 10)
+        assert written == [] and len(left_out) == 1 and "malformed" in left_out[0][1], lie
+
+    many = {"files": [], "left_out": [[f"f{i}", "past the budget"] for i in range(5000)]}
+    _, named = runner._checked_files(many, 10, 10)
+    assert len(named) == runner.LEFT_OUT_NAMED + 1 and "4900 more" in named[-1][1]
+
+    # 10,000 new files: the first 1,000 (in sorted order) are kept, the rest named
+    work = tmp_path / "work"
+    work.mkdir()
+    for i in range(10_000):
+        (work / f"f{i:05d}").write_bytes(b"")
+    written, left_out = runner._written_files(str(work), {}, MiB, 1000)
+    assert [rel for rel, _ in written] == [f"f{i:05d}" for i in range(1000)]
+    assert len(left_out) == 9000 and left_out[0] == ["f01000", "past the 1000 written files kept"]
+
+    dest = tmp_path / "autograded"
+    (dest / "folder-is-a-file").parent.mkdir()
+    (dest / "folder-is-a-file").write_text("a file")
+    (dest / "link").symlink_to(tmp_path)
+    kept_out = keep_written(dest, {"../escaped": b"x", "/abs": b"x", "link/inside": b"x", "folder-is-a-file/x": b"x",
+                                   "link": b"x", "ok.txt": b"ok"}, released=(), patterns=[])
+    assert {item.path for item in kept_out} == {"../escaped", "/abs", "link/inside", "folder-is-a-file/x", "link"}
+    assert not (tmp_path / "escaped").exists() and not (tmp_path / "inside").exists()
+    assert (dest / "ok.txt").read_bytes() == b"ok" and (dest / "link").is_symlink()
