@@ -769,10 +769,21 @@ def test_a_learner_that_never_answers_times_out_and_is_interrupted() -> None:
         assert 1.9 < time.monotonic() - start < 6
         assert proc.interrupts == 1
         assert proc.bridge.get("v_int") == 7  # the interrupted learner kept serving
-        # Ctrl-C in the checker while it waits: the learner is interrupted too, the bridge survives
-        threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
-        with pytest.raises(KeyboardInterrupt):
-            proc.bridge.get("hang")()
+        # Ctrl-C in the checker while it waits: the learner is interrupted too, the bridge survives.
+        # A checker kernel is an ipykernel, which installs Python's SIGINT handler around every cell
+        # whatever it inherited; do the same here (a suite started as a background job inherits
+        # SIGINT ignored, and Python keeps an inherited SIG_IGN).
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+        proc.bridge.reply_timeout = 30.0  # the Ctrl-C, not the timeout, must end the wait
+        try:
+            start = time.monotonic()
+            threading.Timer(0.5, signal.pthread_kill, (threading.main_thread().ident, signal.SIGINT)).start()
+            with pytest.raises(KeyboardInterrupt):
+                proc.bridge.get("hang")()
+            assert time.monotonic() - start < 15
+        finally:
+            signal.signal(signal.SIGINT, previous)
+            proc.bridge.reply_timeout = 2.0
         assert proc.interrupts == 2
         assert proc.bridge.get("v_int") == 7
         # one that ignores the interrupt breaks the bridge
