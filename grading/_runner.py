@@ -406,7 +406,14 @@ def _cap_kernel_output(limit: int) -> None:
         if isinstance(string, str):
             if spent > limit:
                 return len(string)
-            spent += len(string)
+            size = len(string)
+            if spent + size > limit:
+                # the write that crosses the budget goes out cut one character past it: whole, one
+                # print of a 256 MiB string would be copied into ipykernel's buffers and kill the kernel
+                string = string[:limit - spent + 1]
+            spent += size
+            write(self, string)
+            return size
         return write(self, string)
 
     def capped_publish(self, data, *args, **kwargs):  # type: ignore[no-untyped-def]

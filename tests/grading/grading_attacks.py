@@ -294,7 +294,7 @@ def stoppers() -> dict[str, dict[str, str]]:
 
 def floods() -> dict[str, dict[str, str]]:
     """Batch F (issue 10): output past the kernel's own memory (1.5 GiB against a 1 GiB limit),
-    down each path ipykernel buffers without bound; then the honest functions. The raw file
+    down each path ipykernel buffers without bound, and in one print; then the honest functions. The raw file
     descriptor, which ipykernel drains a thousand bytes at a time (slow, never piling up), gets
     64 MiB."""
     chunk = "chunk = 'F' * (1024 * 1024)\nfor _ in range(1536):\n    "
@@ -304,4 +304,6 @@ def floods() -> dict[str, dict[str, str]]:
         "displayer": _with("from IPython.display import display\n" + chunk
                            + "display({'text/plain': chunk}, raw=True)\n"),
         "fdwriter": _with("import os\ndata = b'F' * (1024 * 1024)\nfor _ in range(64):\n    os.write(1, data)\n"),
+        # one write that crosses the budget by far: 256 MiB in a single print
+        "oneprint": _with("print('F' * (256 * 1024 * 1024))\n"),
     }
