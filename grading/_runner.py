@@ -55,24 +55,21 @@ def _private_stdio() -> tuple[int, int]:
     return request_fd, reply_fd
 
 
-def _write_files(files: list[list[str]], root: str) -> None:
+def _write_files(files: list[list[str]], root: str) -> dict[str, tuple[int, str]]:
+    """Write the files a side is given under ``root``; relative path → (size, sha256) of each, to
+    tell later what the run changed."""
+    import hashlib
+
+    given = {}
     for rel, b64 in files:
         path = os.path.normpath(os.path.join(root, rel))
         if os.path.isabs(rel) or not path.startswith(root + os.sep):
             raise ValueError(f"refusing file outside the working copy: {rel!r}")
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "wb") as fh:
-            fh.write(base64.b64decode(b64))
-
-
-def _given(files: list[list[str]]) -> dict[str, tuple[int, str]]:
-    """relative path → (size, sha256) of the files a side was given, to tell what its run changed."""
-    import hashlib
-
-    given = {}
-    for rel, b64 in files:
         data = base64.b64decode(b64)
-        given[os.path.normpath(rel)] = (len(data), hashlib.sha256(data).hexdigest())
+        with open(path, "wb") as fh:
+            fh.write(data)
+        given[os.path.relpath(path, root)] = (len(data), hashlib.sha256(data).hexdigest())
     return given
 
 
@@ -565,8 +562,7 @@ def serve_learner(request_fd: int, bridge_fd: int, control_fd: int, settings: di
             read, write = await _frames(control_fd)
             await client.async_start_new_kernel_client()
             request = json.loads(_read_all(request_fd))
-            _write_files(request["files"], os.getcwd())
-            given = _given(request["files"])
+            given = _write_files(request["files"], os.getcwd())
             client.timeout = int(request["cell_timeout"])
             client.output_limit = int(request["output_limit"])
             client.interrupt_grace = float(request.get("interrupt_grace", 0))

@@ -50,7 +50,7 @@ class LocalEngine:
             done = self._unsafe.execute(("", "", ""), job, limits)
             return dataclasses.replace(done, seconds=time.monotonic() - t0)
         assert self._warm is not None
-        return Executed.of(self._warm.execute(job, limits), True, self.name, time.monotonic() - t0)
+        return Executed(self._warm.execute(job, limits), True, self.name, time.monotonic() - t0)
 
     def submit(self, job: Job, limits: Limits) -> Future[Executed]:
         return self._pool.submit(self._run, job, limits)
@@ -133,7 +133,7 @@ class DaskEngine:
                 result.set_exception(exc)
                 return
             self.worker_addresses.add(address)
-            result.set_result(Executed.of(reply, True, f"dask:{address}", seconds))
+            result.set_result(Executed(reply, True, f"dask:{address}", seconds))
 
         dask_future.add_done_callback(done)
         return result

@@ -25,7 +25,7 @@ import os
 import stat
 import tempfile
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -72,16 +72,10 @@ UNSAFE_WARNING = (
 
 @dataclass(frozen=True)
 class Executed:
-    notebook: str
+    reply: Reply  # the executed notebook and the files the run wrote (untrusted)
     sandboxed: bool
     engine: str
     seconds: float = 0.0  # wall time of the execution on its worker
-    written: dict[str, bytes] = field(default_factory=dict)  # files the run created or changed (untrusted)
-    left_out: tuple[tuple[str, str], ...] = ()  # written files the sandbox did not return, with why
-
-    @classmethod
-    def of(cls, reply: Reply, sandboxed: bool, engine: str, seconds: float = 0.0) -> Executed:
-        return cls(reply.notebook, sandboxed, engine, seconds, reply.written, reply.left_out)
 
 
 class Broker(Protocol):
@@ -109,7 +103,7 @@ class DirectBroker:
         return cls._shared
 
     def execute(self, key: tuple[str, str, str], job: Job, limits: Limits) -> Executed:
-        return Executed.of(self._pool.execute(job, limits), True, "local")
+        return Executed(self._pool.execute(job, limits), True, "local")
 
 
 class UnsafeNoSandboxBroker:
@@ -132,7 +126,7 @@ class UnsafeNoSandboxBroker:
                 _kill(pair)
         if why:
             raise ExecutionFailed(why)
-        return Executed.of(parse_reply(out, pair.returncode), False, "unsafe-no-sandbox")
+        return Executed(parse_reply(out, pair.returncode), False, "unsafe-no-sandbox")
 
 
 def _gather(coursedir: CourseDirectory, assignment: str, student: str, exclude_overwriting: list[str],
@@ -417,7 +411,7 @@ class SandboxedExecute(NbGraderPreprocessor):
             (info["assignment"], info["student"], info["notebook"]), job, limits)
         credkit["sandboxed"] = executed.sandboxed
         credkit["engine"] = executed.engine
-        merged = merge_outputs(nb, executed.notebook)
+        merged = merge_outputs(nb, executed.reply.notebook)
         left_out = keep_written_files(coursedir, info["assignment"], info["student"], executed)
         if left_out and batch is not None and batch.note_left_out is not None:
             batch.note_left_out(info["assignment"], info["student"], left_out)
@@ -430,14 +424,15 @@ class SandboxedExecute(NbGraderPreprocessor):
 def keep_written_files(coursedir: CourseDirectory, assignment: str, student: str, executed: Executed) -> list[LeftOut]:
     """Put the files a notebook's run wrote into its ``autograded/`` folder, as stock nbgrader's run
     in that folder would leave them, by submitted_files.keep_written's rules; those left out."""
-    if not executed.written and not executed.left_out:
+    reply = executed.reply
+    if not reply.written and not reply.left_out:
         return []
     dest = Path(coursedir.format_path(coursedir.autograded_directory, student, assignment))
     release = coursedir.format_path(coursedir.release_directory, ".", assignment)
     # the course's own ignore globs are skipped quietly; those the hook adds for start-up files are reported
     quiet = [p for p in coursedir.ignore if p not in STARTUP_IGNORE] + ["__pycache__", "*.pyc"]
     released = released_names(coursedir.root, assignment, release, list(coursedir.ignore))
-    return keep_written(dest, executed.written, released=released, patterns=quiet, left_out=executed.left_out)
+    return keep_written(dest, reply.written, released=released, patterns=quiet, left_out=reply.left_out)
 
 
 class RecordProvenance(NbGraderPreprocessor):

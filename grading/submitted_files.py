@@ -32,6 +32,7 @@ import os
 import pkgutil
 import stat
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -238,8 +239,6 @@ def keep_written(dest: Path, written: dict[str, bytes], *, released: tuple[str, 
 
 def _write_inside(root: str, parts: list[str], data: bytes) -> str | None:
     """Write ``data`` at ``root/parts…`` without following a link; why not, or None when written."""
-    import tempfile
-
     folder = root
     for name in parts[:-1]:
         folder = os.path.join(folder, name)

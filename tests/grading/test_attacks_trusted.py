@@ -389,9 +389,8 @@ def test_a_given_file_larger_than_the_written_budget_is_not_reported_as_written(
 
     runner = _runner_module()
     data = os.urandom(3 * MiB)  # a course's data file, larger than the whole budget for written files
-    (tmp_path / "data.bin").write_bytes(data)
+    given = runner._write_files([["data.bin", base64.b64encode(data).decode()]], str(tmp_path))
     (tmp_path / "new.txt").write_text("new")
-    given = runner._given([["data.bin", base64.b64encode(data).decode()]])
     written, left_out = runner._written_files(str(tmp_path), given, MiB, 1000)
     assert [rel for rel, _ in written] == ["new.txt"] and left_out == []
     changed = bytearray(data)
